@@ -1,0 +1,58 @@
+# Nexus: `make run` serves the API on the embedded default; `make test` runs every test twice.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi:app
+
+.PHONY: run test test-embedded test-services lint format install migrate seed serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+run: migrate
+	$(BIN)/flask seed-demo --if-empty --products 60
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(MAKE) test-embedded
+	$(MAKE) test-services
+
+test-embedded: install
+	@echo "== tests on the embedded default (SQLite, in-process cache, eager tasks) =="
+	$(BIN)/pytest
+
+test-services: install
+	@echo "== tests on PostgreSQL, Redis, RabbitMQ and a real Celery worker =="
+	@if $(BIN)/python -m tests.services; then \
+		NEXUS_TEST_SERVICES=1 $(BIN)/pytest; \
+	elif [ "$(REQUIRE_SERVICES)" = "1" ]; then \
+		echo "!! REQUIRE_SERVICES=1 and the services above are not reachable: failing." >&2; exit 1; \
+	else \
+		echo ""; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+		echo "!! SKIPPED the real-services run: PostgreSQL, Redis or RabbitMQ is not reachable.      !!"; \
+		echo "!! Start them (see README) or run with REQUIRE_SERVICES=1 to make this a failure.       !!"; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,82 @@
+"""Nexus: a Flask REST API for an online clothing store."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from nexus.config import load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment, then `config` overrides (tests pass theirs)."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    if app.config.get("ALLOWED_HOSTS"):
+        app.config["TRUSTED_HOSTS"] = app.config["ALLOWED_HOSTS"]
+    logging.basicConfig(level=logging.INFO)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from nexus.celery_app import celery_init_app
+    from nexus.common.errors import register_error_handlers
+    from nexus.extensions import api, cache, cors, db, jwt, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True, compare_type=True
+    )
+    jwt.init_app(app)
+    cache.init_app(app)
+    cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}})
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    celery_init_app(app)
+    register_error_handlers(app)
+
+    @app.teardown_request
+    def _end_session(_exc):
+        # One session per request, even when a test keeps one app context across many requests.
+        db.session.remove()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from nexus.auth import blp as auth_blp
+    from nexus.auth import users_blp
+    from nexus.auth.tokens import init_jwt
+    from nexus.cart import blp as cart_blp
+    from nexus.catalog import blp as catalog_blp
+    from nexus.common import health
+    from nexus.extensions import api
+    from nexus.orders import blp as orders_blp
+
+    init_jwt(app)
+    for blueprint in (health.blp, auth_blp, users_blp, catalog_blp, cart_blp, orders_blp):
+        api.register_blueprint(blueprint)
+    app.add_url_rule("/static/swagger-ui/<path:filename>", "swagger_ui_asset", health.swagger_ui_asset)
+
+
+def _register_cli(app: Flask) -> None:
+    from nexus.auth.cli import register as register_auth_cli
+    from nexus.common.cli import register as register_common_cli
+
+    register_common_cli(app)
+    register_auth_cli(app)
+
+
+_API_DESCRIPTION = """The Nexus Store API: accounts, catalog, cart, orders and payments of an online clothing store.
+
+Authenticate with `POST /api/auth/jwt/create/`, then press **Authorize** and paste the `access` token.
+Errors always have the shape `{code, status, message, errors?}`; lists are paginated as
+`{count, next, previous, results}` with `page` and `page_size` (at most 100).
+"""

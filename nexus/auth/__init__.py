@@ -1,0 +1,5 @@
+"""The auth domain: users, JWT, password and email flows."""
+
+from nexus.auth.routes import blp, users_blp
+
+__all__ = ["blp", "users_blp"]

@@ -1,0 +1,7 @@
+"""`flask create-superuser`."""
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""The cart domain."""
+
+from nexus.cart.routes import blp
+
+__all__ = ["blp"]

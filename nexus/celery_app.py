@@ -1,0 +1,39 @@
+"""Celery bound to the Flask app: Flask's own pattern, a Task class that runs in an app context."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    broker = app.config["CELERY_BROKER_URL"]
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=broker or "memory://",
+        task_always_eager=not broker,
+        task_eager_propagates=True,
+        task_ignore_result=True,
+        result_backend=None,
+        # A task runs to the end before it is acknowledged: a killed worker's task is redelivered.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # Publishing must never hang a request: short timeouts, few retries, then the outbox keeps it.
+        broker_connection_timeout=2,
+        broker_connection_retry_on_startup=True,
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+        broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+        task_default_queue=app.config.get("CELERY_TASK_DEFAULT_QUEUE", "celery"),
+        timezone="UTC",
+        beat_schedule=app.config.get("CELERY_BEAT_SCHEDULE", {}),
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

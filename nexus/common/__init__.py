@@ -1,0 +1,1 @@
+"""What every domain shares: errors, pagination, money, outbox, mail, health."""

@@ -1,0 +1,134 @@
+"""Transactional outbox: background tasks are asked for inside a transaction and published after it commits.
+
+Services call `enqueue(task, *ids)` while they work and `commit()` once at the end. With no broker the
+tasks then run in-process; with a broker each request is first stored as an `outbox_messages` row in the
+same transaction, published once the transaction has committed, and deleted when the broker took it. A
+row whose publishing failed (broker down) stays and `relay_outbox()` publishes it later, so a broker
+outage loses no work and fails no request.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from celery import current_app as current_celery
+from flask import current_app
+from sqlalchemy import JSON, Integer, String, Text, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from nexus.common.models import UTCDateTime, utcnow
+from nexus.extensions import db
+
+log = logging.getLogger(__name__)
+
+_PENDING = "nexus_outbox_pending"
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    args: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    kwargs: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    headers: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+def _eager() -> bool:
+    return not current_app.config.get("CELERY_BROKER_URL")
+
+
+def task_headers() -> dict:
+    """Headers carried by every task (the request id, when observability adds one)."""
+    hook = current_app.extensions.get("nexus_task_headers")
+    return hook() if hook else {}
+
+
+def enqueue(task, *args, **kwargs) -> None:
+    """Ask for `task(*args, **kwargs)` once the current transaction commits (ids only, never ORM objects)."""
+    message = OutboxMessage(task_name=task.name, args=list(args), kwargs=kwargs, headers=task_headers())
+    if not _eager():
+        db.session.add(message)
+    db.session.info.setdefault(_PENDING, []).append(message)
+
+
+def discard_pending() -> None:
+    db.session.info.pop(_PENDING, None)
+
+
+def commit() -> None:
+    """Commit the current transaction, then hand its background tasks over. The one commit of a use case."""
+    try:
+        db.session.commit()
+    except Exception:
+        discard_pending()
+        raise
+    pending = db.session.info.pop(_PENDING, [])
+    if pending:
+        dispatch(pending)
+
+
+def rollback() -> None:
+    discard_pending()
+    db.session.rollback()
+
+
+def dispatch(messages: list[OutboxMessage]) -> None:
+    if _eager():
+        for message in messages:
+            _run_eagerly(message)
+        return
+    published = [message.id for message in messages if _publish(message)]
+    if published:
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
+        db.session.commit()
+
+
+def _run_eagerly(message: OutboxMessage) -> None:
+    task = current_celery.tasks[message.task_name]
+    try:
+        task.apply(args=message.args, kwargs=message.kwargs, headers=message.headers, throw=True)
+    except Exception:
+        # The use case has committed; a failing background task must not turn its answer into a 500.
+        log.exception("background task %s failed", message.task_name)
+
+
+def _publish(message: OutboxMessage) -> bool:
+    if current_app.extensions.get("nexus_broker_down_until", datetime.min.replace(tzinfo=utcnow().tzinfo)) > utcnow():
+        return False
+    try:
+        current_celery.tasks[message.task_name].apply_async(
+            args=message.args, kwargs=message.kwargs, headers=message.headers, retry=False
+        )
+        return True
+    except Exception as exc:  # kombu raises many kinds when the broker is away
+        log.warning("could not publish %s (kept in the outbox): %s", message.task_name, exc)
+        # Skip publishing for a few seconds so a broker outage costs one timeout, not one per request.
+        current_app.extensions["nexus_broker_down_until"] = utcnow() + timedelta(seconds=5)
+        return False
+
+
+def relay_outbox(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
+    """Publish outbox rows whose first publishing failed; returns how many went out."""
+    if older_than_seconds is None:
+        older_than_seconds = current_app.config["OUTBOX_RELAY_AFTER_SECONDS"]
+    current_app.extensions.pop("nexus_broker_down_until", None)
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    stmt = select(OutboxMessage).where(OutboxMessage.created_at <= cutoff).order_by(OutboxMessage.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    sent = 0
+    for message in db.session.scalars(stmt).all():
+        if _publish(message):
+            db.session.delete(message)
+            sent += 1
+        else:
+            message.attempts += 1
+            message.last_error = "broker unreachable"
+            break
+    db.session.commit()
+    return sent

@@ -1,0 +1,57 @@
+"""Helpers for tests: waiting for background work, reading sent mail, counting SQL statements."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+
+from tests.conftest import SERVICES, TEST_ENV
+
+
+def wait_for(predicate, *, timeout: float = 15.0, interval: float = 0.1):
+    """Poll `predicate` until it returns a truthy value: background work runs in a real worker in the
+    real-services run (and already ran, eagerly, in the embedded one). Each try sees fresh rows."""
+    from nexus.extensions import db
+
+    deadline = time.monotonic() + (timeout if SERVICES else 0)
+    while True:
+        db.session.remove()
+        result = predicate()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
+
+
+def sent_emails(*, to: str | None = None, wait: bool = True) -> list[dict]:
+    """Emails sent so far in this test ({to, subject, body}), waiting for the worker when there is one."""
+
+    def read() -> list[dict]:
+        path = Path(TEST_ENV["MAIL_OUTBOX_FILE"])
+        if not path.exists():
+            return []
+        mails = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [mail for mail in mails if to is None or mail["to"] == to]
+
+    return wait_for(read) if wait else read()
+
+
+@contextmanager
+def count_queries():
+    """Count the SQL statements run inside the block: `with count_queries() as queries: ...; len(queries)`."""
+    from nexus.extensions import db
+
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
