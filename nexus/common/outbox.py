@@ -23,6 +23,7 @@ from nexus.extensions import db
 log = logging.getLogger(__name__)
 
 _PENDING = "nexus_outbox_pending"
+_AFTER_COMMIT = "nexus_after_commit"
 
 
 class OutboxMessage(db.Model):
@@ -56,8 +57,16 @@ def enqueue(task, *args, **kwargs) -> None:
     db.session.info.setdefault(_PENDING, []).append(message)
 
 
+def after_commit(callback) -> None:
+    """Run `callback()` once the current transaction has committed (cache invalidation, for one)."""
+    callbacks = db.session.info.setdefault(_AFTER_COMMIT, [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
 def discard_pending() -> None:
     db.session.info.pop(_PENDING, None)
+    db.session.info.pop(_AFTER_COMMIT, None)
 
 
 def commit() -> None:
@@ -68,6 +77,8 @@ def commit() -> None:
         discard_pending()
         raise
     pending = db.session.info.pop(_PENDING, [])
+    for callback in db.session.info.pop(_AFTER_COMMIT, []):
+        callback()
     if pending:
         dispatch(pending)
 

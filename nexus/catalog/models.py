@@ -1,0 +1,173 @@
+"""Categories, products, size variants, images, reviews and the stock ledger."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from nexus.common.models import Money, TimestampMixin, UTCDateTime, utcnow
+from nexus.extensions import db
+
+SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+
+
+class ProductStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DISCONTINUED = "discontinued"
+
+
+class MovementReason(enum.StrEnum):
+    SALE = "sale"
+    CANCELLATION = "cancellation"
+    EXPIRY = "expiry"
+    ADJUSTMENT = "adjustment"
+    RESTOCK = "restock"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK, the same on SQLite and PostgreSQL.
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=20)
+
+
+class Category(TimestampMixin, db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    slug: Mapped[str] = mapped_column(String(140), unique=True, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+    image: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Category]] = relationship(back_populates="parent", order_by="Category.name")
+
+
+class Product(TimestampMixin, db.Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_status_created_at", "status", "created_at"),
+        Index("ix_products_status_min_price", "status", "min_price"),
+        Index("ix_products_status_name", "status", "name"),
+        Index("ix_products_status_average_rating", "status", "average_rating"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    slug: Mapped[str] = mapped_column(String(220), unique=True, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    status: Mapped[ProductStatus] = mapped_column(
+        _enum(ProductStatus, "product_status"), nullable=False, default=ProductStatus.DRAFT
+    )
+    meta_title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    meta_description: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
+    # Denormalised summaries, kept exact in the same transaction as every write that changes them
+    # (see catalog.services.refresh_product_summaries): lists filter and sort on them without joins.
+    min_price: Mapped[Decimal | None] = mapped_column(Money)
+    in_stock: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    average_rating: Mapped[Decimal | None] = mapped_column(Numeric(2, 1))
+    review_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    category: Mapped[Category] = relationship()
+    variants: Mapped[list[ProductVariant]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="ProductVariant.size_rank"
+    )
+    images: Mapped[list[ProductImage]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="ProductImage.id"
+    )
+
+
+class ProductVariant(TimestampMixin, db.Model):
+    __tablename__ = "product_variants"
+    __table_args__ = (
+        UniqueConstraint("product_id", "size"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price > 0", name="price_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    size: Mapped[str] = mapped_column(String(3), nullable=False)
+    # XS..XXL as 0..5, so variants sort by size, not alphabetically.
+    size_rank: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0)
+    price: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    stock: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    product: Mapped[Product] = relationship(back_populates="variants")
+
+
+class ProductImage(db.Model):
+    __tablename__ = "product_images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True)
+    image: Mapped[str] = mapped_column(String(255), nullable=False)
+    thumbnail: Mapped[str | None] = mapped_column(String(255))
+    alt_text: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    is_main: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="images")
+
+
+class Review(TimestampMixin, db.Model):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("product_id", "user_id"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    rating: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+    product: Mapped[Product] = relationship()
+    user = relationship("User")
+
+
+class StockMovement(db.Model):
+    """The stock ledger: one row per change of a variant's stock; a variant's movements sum to its stock."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (Index("ix_stock_movements_variant_id_id", "variant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("product_variants.id", ondelete="CASCADE"), nullable=False)
+    change: Mapped[int] = mapped_column(Integer, nullable=False)
+    stock_after: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[MovementReason] = mapped_column(_enum(MovementReason, "movement_reason"), nullable=False, index=True)
+    # The orders table belongs to a higher domain: referenced by name only, never imported.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    variant: Mapped[ProductVariant] = relationship()
+    by = relationship("User")
