@@ -56,22 +56,26 @@ def _register_blueprints(app: Flask) -> None:
     from nexus.auth.tokens import init_jwt
     from nexus.cart import blp as cart_blp
     from nexus.catalog import blp as catalog_blp
-    from nexus.common import health
+    from nexus.common import health, media
     from nexus.extensions import api
     from nexus.orders import blp as orders_blp
+    from nexus.orders import register_hooks
 
     init_jwt(app)
+    register_hooks(app)
     for blueprint in (health.blp, auth_blp, users_blp, catalog_blp, cart_blp, orders_blp):
         api.register_blueprint(blueprint)
     app.add_url_rule("/static/swagger-ui/<path:filename>", "swagger_ui_asset", health.swagger_ui_asset)
+    app.add_url_rule("/media/<path:filename>", "media", media.serve_media)
 
 
 def _register_cli(app: Flask) -> None:
-    from nexus.auth.cli import register as register_auth_cli
-    from nexus.common.cli import register as register_common_cli
+    import importlib
 
-    register_common_cli(app)
-    register_auth_cli(app)
+    for module in ("common", "auth", "catalog", "cart", "orders"):
+        importlib.import_module(f"nexus.{module}.cli").register(app)
+        # Importing the tasks registers them with Celery, for the worker and for eager runs alike.
+        importlib.import_module(f"nexus.{module}.tasks")
 
 
 _API_DESCRIPTION = """The Nexus Store API: accounts, catalog, cart, orders and payments of an online clothing store.

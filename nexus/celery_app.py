@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.schedules import crontab  # noqa: F401  (for schedule entries)
 from flask import Flask
+
+# Periodic jobs run by `celery beat`; each domain adds its own entries here.
+BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "common.relay_outbox", "schedule": 30.0},
+}
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -32,7 +38,7 @@ def celery_init_app(app: Flask) -> Celery:
         broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
         task_default_queue=app.config.get("CELERY_TASK_DEFAULT_QUEUE", "celery"),
         timezone="UTC",
-        beat_schedule=app.config.get("CELERY_BEAT_SCHEDULE", {}),
+        beat_schedule=BEAT_SCHEDULE,
     )
     celery.set_default()
     app.extensions["celery"] = celery

@@ -148,6 +148,8 @@ class Review(TimestampMixin, db.Model):
     rating: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Set from the orders domain's answer (catalog.hooks.verified_purchase) on create, and by orders on delivery.
+    verified_purchase: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     product: Mapped[Product] = relationship()
     user = relationship("User")

@@ -4,3 +4,7 @@ from nexus.orders import models  # noqa: F401  (registers the tables)
 from nexus.orders.routes import blp
 
 __all__ = ["blp"]
+
+
+def register_hooks(app) -> None:
+    """Give the catalog the answers only orders has (was a product ever ordered, did a reviewer buy it)."""

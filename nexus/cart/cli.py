@@ -1,0 +1,7 @@
+"""`flask` commands of the cart domain."""
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Add this domain's commands to `flask`."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the orders domain: thin, they take ids and call a service."""
