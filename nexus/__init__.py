@@ -19,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     if app.config.get("ALLOWED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = app.config["ALLOWED_HOSTS"]
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     _init_extensions(app)
     _register_blueprints(app)

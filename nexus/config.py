@@ -100,6 +100,7 @@ def load_config() -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        "EMAIL_RATE_LIMIT": _env("EMAIL_RATE_LIMIT", "5 per minute"),
         # Celery
         "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_DEFAULT_QUEUE": _env("CELERY_TASK_DEFAULT_QUEUE", "celery"),

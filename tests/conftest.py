@@ -71,15 +71,17 @@ def app():
     from nexus import create_app
     from nexus.extensions import db
 
-    app = create_app({"TESTING": True})
+    # Rate-limit counters of their own: parallel runs share Redis, and each test's limiter.reset() clears them.
+    app = create_app({"TESTING": True, "RATELIMIT_STORAGE_OPTIONS": {"key_prefix": f"nexus-test-{RUN_ID}-limits"}})
     with app.app_context():
         db.drop_all()
         db.create_all()
     worker = _start_worker() if SERVICES else None
     yield app
     if worker is not None:
-        worker.terminate()
-        worker.wait(timeout=20)
+        worker.kill()  # the run is over: its queue is deleted next, so nothing is lost by not waiting
+        worker.wait()
+        services.delete_queue(TEST_ENV["CELERY_TASK_DEFAULT_QUEUE"])
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

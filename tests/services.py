@@ -29,6 +29,15 @@ def require_all() -> None:
         pytest.exit(f"real-services run: {', '.join(down)} not reachable", returncode=3)
 
 
+def delete_queue(name: str) -> None:
+    from kombu import Connection
+
+    with Connection(BROKER_URL, connect_timeout=2) as connection:
+        channel = connection.channel()
+        channel.queue_delete(name)
+        channel.close()
+
+
 def _admin_engine():
     return create_engine(f"{POSTGRES_URL}/postgres", isolation_level="AUTOCOMMIT")
 
