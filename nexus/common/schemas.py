@@ -9,7 +9,11 @@ class Money(fields.Decimal):
     """Money is a decimal string with two places ("19.90"), never a float."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {}).setdefault("example", "19.90")
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("example", "19.90")
+        # Documented as what it is on the wire: apispec would call a Decimal field a JSON number.
+        metadata.setdefault("type", "string")
+        metadata.setdefault("format", "decimal")
         super().__init__(places=2, as_string=True, **kwargs)
 
 

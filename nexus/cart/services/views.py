@@ -1,0 +1,137 @@
+"""What cart and wishlist answers show: current prices, and each product's main image loaded in one query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import select
+
+from nexus.cart.models import Cart, CartItem, WishlistItem
+from nexus.catalog.models import Product, ProductImage, ProductStatus, ProductVariant
+from nexus.extensions import db
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    """A product as a cart line or a wishlist entry shows it."""
+
+    id: int
+    name: str
+    slug: str
+    main_image: str | None
+    price: Decimal | None
+    status: ProductStatus
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """A cart item priced at its variant's current price."""
+
+    item: CartItem
+    product: ProductCard
+
+    @property
+    def id(self) -> int:
+        return self.item.id
+
+    @property
+    def variant(self) -> ProductVariant:
+        return self.item.variant
+
+    @property
+    def quantity(self) -> int:
+        return self.item.quantity
+
+    @property
+    def unit_price(self) -> Decimal:
+        return self.item.variant.price
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.item.variant.price * self.item.quantity
+
+
+@dataclass(frozen=True)
+class CartView:
+    """The cart with its lines, their count and subtotal in the store's currency."""
+
+    cart: Cart
+    items: list[CartLine]
+    currency: str
+
+    @property
+    def id(self) -> int:
+        return self.cart.id
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.cart.updated_at
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.items)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.line_total for line in self.items), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class WishlistEntry:
+    item: WishlistItem
+    product: ProductCard
+
+    @property
+    def id(self) -> int:
+        return self.item.id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.item.created_at
+
+
+def media_url(path: str) -> str:
+    return current_app.config["MEDIA_URL"].rstrip("/") + "/" + path.lstrip("/")
+
+
+def main_images(product_ids: Iterable[int]) -> dict[int, str]:
+    """product id → URL of its main image, for every product that has one: one query for any number."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ProductImage.product_id, ProductImage.image)
+        .where(ProductImage.product_id.in_(ids), ProductImage.is_main.is_(True))
+        .order_by(ProductImage.id)
+    )
+    images: dict[int, str] = {}
+    for product_id, image in rows:
+        images.setdefault(product_id, media_url(image))
+    return images
+
+
+def _card(product: Product, images: dict[int, str]) -> ProductCard:
+    return ProductCard(
+        id=product.id,
+        name=product.name,
+        slug=product.slug,
+        main_image=images.get(product.id),
+        price=product.min_price,
+        status=product.status,
+    )
+
+
+def cart_lines(items: list[CartItem]) -> list[CartLine]:
+    """Lines for items whose variant and product are loaded already."""
+    images = main_images(item.variant.product_id for item in items)
+    return [CartLine(item=item, product=_card(item.variant.product, images)) for item in items]
+
+
+def wishlist_entries(items: list[WishlistItem]) -> list[WishlistEntry]:
+    """Entries for wishlist items whose product is loaded already."""
+    images = main_images(item.product_id for item in items)
+    return [WishlistEntry(item=item, product=_card(item.product, images)) for item in items]
