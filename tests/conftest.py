@@ -105,6 +105,8 @@ def _start_worker() -> subprocess.Popen:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                # A node name of its own: parallel runs' workers would otherwise fight over one exclusive pidbox queue.
+                f"--hostname=nexus-test-{RUN_ID}@%h",
             ],
             cwd=ROOT,
             env={**os.environ, **TEST_ENV},
@@ -137,6 +139,18 @@ def _clean_state(app):
 
 
 def _truncate_all(db) -> None:
+    # A task still running in the worker can deadlock with TRUNCATE; PostgreSQL aborts one side: try again.
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            return _truncate_once(db)
+        except OperationalError as exc:
+            if attempt == 4 or "deadlock" not in str(exc):
+                raise
+
+
+def _truncate_once(db) -> None:
     tables = [table.name for table in db.metadata.sorted_tables]
     with db.engine.begin() as connection:
         if db.engine.dialect.name == "postgresql":

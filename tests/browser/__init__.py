@@ -1,0 +1,1 @@
+"""Browser tests: the API documentation pages driven by headless Chromium, as a person uses them."""
