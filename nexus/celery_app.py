@@ -9,6 +9,9 @@ from flask import Flask
 # Periodic jobs run by `celery beat`; each domain adds its own entries here.
 BEAT_SCHEDULE = {
     "relay-outbox": {"task": "common.relay_outbox", "schedule": 30.0},
+    "purge-revoked-tokens": {"task": "auth.purge_revoked_tokens", "schedule": crontab(minute=17)},
+    "cancel-expired-orders": {"task": "orders.cancel_expired_orders", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "common.purge_idempotency_keys", "schedule": crontab(minute=41)},
 }
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from celery import current_app as current_celery
 from flask import current_app
 from sqlalchemy import JSON, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +36,12 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+def _task(name: str):
+    # The task as bound to this Flask app's Celery (not Celery's process-wide default app, which is whichever
+    # app was created last): it then runs in this app's context, against this app's database.
+    return current_app.extensions["celery"].tasks[name]
 
 
 def _eager() -> bool:
@@ -100,7 +105,7 @@ def dispatch(messages: list[OutboxMessage]) -> None:
 
 
 def _run_eagerly(message: OutboxMessage) -> None:
-    task = current_celery.tasks[message.task_name]
+    task = _task(message.task_name)
     try:
         task.apply(args=message.args, kwargs=message.kwargs, headers=message.headers, throw=True)
     except Exception:
@@ -112,7 +117,7 @@ def _publish(message: OutboxMessage) -> bool:
     if current_app.extensions.get("nexus_broker_down_until", datetime.min.replace(tzinfo=utcnow().tzinfo)) > utcnow():
         return False
     try:
-        current_celery.tasks[message.task_name].apply_async(
+        _task(message.task_name).apply_async(
             args=message.args, kwargs=message.kwargs, headers=message.headers, retry=False
         )
         return True

@@ -14,3 +14,10 @@ def send_email_task(to: str, subject: str, body: str) -> None:
 @shared_task(name="common.relay_outbox")
 def relay_outbox_task() -> int:
     return relay_outbox()
+
+
+@shared_task(name="common.purge_idempotency_keys")
+def purge_idempotency_keys_task() -> int:
+    from nexus.common.idempotency import purge_expired_keys
+
+    return purge_expired_keys()

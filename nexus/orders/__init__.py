@@ -8,3 +8,7 @@ __all__ = ["blp"]
 
 def register_hooks(app) -> None:
     """Give the catalog the answers only orders has (was a product ever ordered, did a reviewer buy it)."""
+    from nexus.catalog import hooks
+    from nexus.orders.services import has_delivered_purchase, product_was_ordered
+
+    hooks.register(app, product_was_ordered=product_was_ordered, verified_purchase=has_delivered_purchase)

@@ -1,0 +1,91 @@
+"""What every orders service shares: locking an order, recording a status change, what a caller may do next."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from nexus.common import outbox
+from nexus.extensions import db
+from nexus.orders import tasks
+from nexus.orders.models import MAX_ID, Order, OrderItem, OrderStatus, OrderStatusHistory
+
+# The one path an order walks, a step at a time; cancellation is the only way off it.
+NEXT_STEP = {
+    OrderStatus.PENDING: OrderStatus.PROCESSING,
+    OrderStatus.PROCESSING: OrderStatus.SHIPPED,
+    OrderStatus.SHIPPED: OrderStatus.DELIVERED,
+}
+CANCELLABLE_BY_STAFF = (OrderStatus.PENDING, OrderStatus.PROCESSING)
+CANCELLABLE_BY_OWNER = (OrderStatus.PENDING,)
+
+
+def valid_id(value: int | None) -> bool:
+    return value is not None and 1 <= value <= MAX_ID
+
+
+def lock_order(order_id: int, *, with_details: bool = False) -> Order | None:
+    """The order, locked until the transaction ends: every change of an order or its payments takes this lock
+    first, so they happen one after another (a row lock on PostgreSQL; SQLite serialises on the first write).
+
+    `with_details` also loads items (with products), history, payments and user in a fixed number of queries.
+    """
+    if not valid_id(order_id):
+        return None
+    if db.engine.dialect.name != "postgresql":
+        # SQLite has no row locks: writing first takes its database write lock before anything is read.
+        db.session.execute(
+            update(Order).where(Order.id == order_id).values(updated_at=Order.updated_at),
+            execution_options={"synchronize_session": False},
+        )
+    stmt = select(Order).where(Order.id == order_id).with_for_update(of=Order)
+    if with_details:
+        stmt = stmt.options(
+            selectinload(Order.items).joinedload(OrderItem.product),
+            selectinload(Order.history),
+            selectinload(Order.payments),
+            selectinload(Order.user),
+        )
+    return db.session.scalar(stmt.execution_options(populate_existing=True))
+
+
+def record_transition(order: Order, to_status: OrderStatus, *, by_id: int | None) -> OrderStatusHistory:
+    """Move the order to `to_status`, write the history row and ask for the customer's email."""
+    from_status, order.status = order.status, to_status
+    return _record(order, from_status, to_status, by_id=by_id)
+
+
+def record_creation(order: Order, *, by_id: int) -> OrderStatusHistory:
+    """The first history row of a new order (from no status to its first)."""
+    return _record(order, None, order.status, by_id=by_id)
+
+
+def _record(
+    order: Order, from_status: OrderStatus | None, to_status: OrderStatus, *, by_id: int | None
+) -> OrderStatusHistory:
+    entry = OrderStatusHistory(order=order, from_status=from_status, to_status=to_status, by_id=by_id)
+    db.session.add(entry)
+    db.session.flush()
+    outbox.enqueue(tasks.notify_order_status_task, entry.id)
+    return entry
+
+
+def allowed_transitions(order: Order, *, is_staff: bool, is_owner: bool) -> list[OrderStatus]:
+    if is_staff:
+        allowed = [NEXT_STEP[order.status]] if order.status in NEXT_STEP else []
+        if order.status in CANCELLABLE_BY_STAFF:
+            allowed.append(OrderStatus.CANCELLED)
+        return allowed
+    if is_owner and order.status in CANCELLABLE_BY_OWNER:
+        return [OrderStatus.CANCELLED]
+    return []
+
+
+def for_viewer(orders: Iterable[Order] | Order, *, user_id: int, is_staff: bool):
+    """Annotate orders with what this caller may do and see (`allowed_transitions`, `user` for staff)."""
+    for order in [orders] if isinstance(orders, Order) else orders:
+        order.allowed_transitions = allowed_transitions(order, is_staff=is_staff, is_owner=order.user_id == user_id)
+        order.shown_to_staff = is_staff
+    return orders
