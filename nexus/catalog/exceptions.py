@@ -17,3 +17,23 @@ class CategoryNotFound(NotFound):
 
 class VariantNotFound(NotFound):
     message = "Variant not found."
+
+
+class ImageNotFound(NotFound):
+    message = "Image not found."
+
+
+class ReviewNotFound(NotFound):
+    message = "Review not found."
+
+
+class CategoryInUse(Conflict):
+    message = "The category still has products or subcategories."
+
+
+class DuplicateReview(Conflict):
+    message = "You have already reviewed this product."
+
+
+class MainImageConflict(Conflict):
+    message = "Another main image was set at the same time; try again."

@@ -6,9 +6,11 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Enum,
     ForeignKey,
     Index,
@@ -18,13 +20,21 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    func,
+    inspect,
+    literal,
+    text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from nexus.common.models import Money, TimestampMixin, UTCDateTime, utcnow
 from nexus.extensions import db
 
 SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+# The PostgreSQL text-search configuration of product search (stemming: "shirts" finds "shirt").
+SEARCH_CONFIG = "english"
 
 
 class ProductStatus(enum.StrEnum):
@@ -69,6 +79,7 @@ class Product(TimestampMixin, db.Model):
         Index("ix_products_status_min_price", "status", "min_price"),
         Index("ix_products_status_name", "status", "name"),
         Index("ix_products_status_average_rating", "status", "average_rating"),
+        Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -90,6 +101,11 @@ class Product(TimestampMixin, db.Model):
     in_stock: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     average_rating: Mapped[Decimal | None] = mapped_column(Numeric(2, 1))
     review_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Weighted name + description for PostgreSQL full-text search (GIN index), kept by the listener below;
+    # unused (NULL) on SQLite, which searches with a simple case-insensitive match instead.
+    search_vector: Mapped[str | None] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), deferred=True, nullable=True
+    )
 
     category: Mapped[Category] = relationship()
     variants: Mapped[list[ProductVariant]] = relationship(
@@ -99,6 +115,54 @@ class Product(TimestampMixin, db.Model):
         back_populates="product", cascade="all, delete-orphan", order_by="ProductImage.id"
     )
 
+    @property
+    def main_image(self) -> str | None:
+        """The stored path of the main image (needs `images` loaded), or None."""
+        return next((image.image for image in self.images if image.is_main), None)
+
+    @property
+    def seo_title(self) -> str:
+        """meta_title, or the name when none was given."""
+        return self.meta_title or self.name[:200]
+
+    @property
+    def seo_description(self) -> str:
+        """meta_description, or the start of the description (cut at a word) when none was given."""
+        if self.meta_description:
+            return self.meta_description
+        text_ = " ".join((self.description or "").split())
+        if len(text_) <= 160:
+            return text_
+        return text_[:157].rsplit(" ", 1)[0].rstrip(",.;:") + "..."
+
+    @property
+    def effective_low_stock_threshold(self) -> int:
+        if self.low_stock_threshold is None:
+            return current_app.config["LOW_STOCK_THRESHOLD"]
+        return self.low_stock_threshold
+
+
+def product_search_document(name, description) -> ColumnElement:
+    """The tsvector of a product: its name weighs more than its description (columns or plain values)."""
+
+    def vector(value, weight: str) -> ColumnElement:
+        return func.setweight(func.to_tsvector(literal(SEARCH_CONFIG), func.coalesce(value, "")), weight)
+
+    return vector(name, "A").op("||")(vector(description, "B"))
+
+
+@event.listens_for(Product, "before_insert")
+@event.listens_for(Product, "before_update")
+def _maintain_search_vector(_mapper, connection, product: Product) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    state = inspect(product)
+    if state.persistent and not (
+        state.attrs.name.history.has_changes() or state.attrs.description.history.has_changes()
+    ):
+        return
+    product.search_vector = product_search_document(literal(product.name), literal(product.description or ""))
+
 
 class ProductVariant(TimestampMixin, db.Model):
     __tablename__ = "product_variants"
@@ -106,6 +170,9 @@ class ProductVariant(TimestampMixin, db.Model):
         UniqueConstraint("product_id", "size"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint(f"size IN ({', '.join(repr(size) for size in SIZES)})", name="size_known"),
+        # The low-stock report scans variants by stock.
+        Index("ix_product_variants_stock", "stock"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -120,9 +187,24 @@ class ProductVariant(TimestampMixin, db.Model):
 
     product: Mapped[Product] = relationship(back_populates="variants")
 
+    @property
+    def low_stock(self) -> bool:
+        """At or under the product's low-stock threshold (LOW_STOCK_THRESHOLD when the product sets none)."""
+        return self.stock <= self.product.effective_low_stock_threshold
+
 
 class ProductImage(db.Model):
     __tablename__ = "product_images"
+    # At most one main image per product, even when two uploads race.
+    __table_args__ = (
+        Index(
+            "uq_product_images_product_id_main",
+            "product_id",
+            unique=True,
+            sqlite_where=text("is_main"),
+            postgresql_where=text("is_main"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -140,10 +222,12 @@ class Review(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("product_id", "user_id"),
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_reviews_product_id_created_at", "product_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True)
+    # Indexed by ix_reviews_product_id_created_at (product reviews, newest first).
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     rating: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     title: Mapped[str] = mapped_column(String(200), nullable=False, default="")

@@ -6,7 +6,9 @@ from functools import wraps
 
 import flask_smorest
 from flask_jwt_extended import current_user, verify_jwt_in_request
+from webargs.core import MultiDictProxy
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from nexus.common.errors import ErrorSchema, Forbidden
 
@@ -14,6 +16,10 @@ from nexus.common.errors import ErrorSchema, Forbidden
 class NexusParser(FlaskParser):
     # The contract answers every validation error with 400, not webargs' 422.
     DEFAULT_VALIDATION_STATUS = 400
+
+    def load_form(self, req, schema):
+        # A form's fields and its uploaded files are one body (multipart/form-data), checked by one schema.
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
 
 
 class Blueprint(flask_smorest.Blueprint):

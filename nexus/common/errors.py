@@ -104,7 +104,7 @@ def _http_error(exc: HTTPException):
 
 def _nexus_error(exc: NexusError):
     errors = exc.errors
-    if isinstance(exc, ValidationFailed) and errors and "json" not in errors and "query" not in errors:
+    if isinstance(exc, ValidationFailed) and errors and not errors.keys() & {"json", "query", "form"}:
         errors = {"json": errors}
     return error_response(exc.status_code, exc.message, errors=errors, details=exc.details)
 

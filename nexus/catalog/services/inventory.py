@@ -6,11 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
+from sqlalchemy.orm import contains_eager, joinedload
 
 from nexus.catalog.exceptions import OutOfStock
-from nexus.catalog.models import MovementReason, Product, ProductVariant, StockMovement
+from nexus.catalog.models import MovementReason, Product, ProductStatus, ProductVariant, StockMovement
 from nexus.common import cache
+from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
 
@@ -141,6 +143,10 @@ def refresh_product_summaries(product_ids: Iterable[int]) -> None:
     ids = sorted(set(product_ids))
     if not ids:
         return
+    # Lock the products first (in id order, after the variants, as every stock change does): the UPDATE
+    # below then runs on a fresh snapshot that includes every concurrent change committed before it, so the
+    # last transaction to refresh a product sees all of its variants' committed stock and prices.
+    db.session.execute(select(Product.id).where(Product.id.in_(ids)).order_by(Product.id).with_for_update())
     active = and_(ProductVariant.product_id == Product.id, ProductVariant.is_active.is_(True))
     db.session.execute(
         update(Product)
@@ -152,3 +158,45 @@ def refresh_product_summaries(product_ids: Iterable[int]) -> None:
         execution_options={"synchronize_session": False},
     )
     cache.invalidate_on_commit("products")
+
+
+def _low_stock_criteria() -> list[ColumnElement]:
+    threshold = func.coalesce(Product.low_stock_threshold, current_app.config["LOW_STOCK_THRESHOLD"])
+    return [
+        ProductVariant.is_active.is_(True),
+        Product.status != ProductStatus.DISCONTINUED,
+        ProductVariant.stock <= threshold,
+    ]
+
+
+def list_low_stock(*, page: int, page_size: int) -> Page:
+    """Active variants (of products still sold) at or under their product's threshold, emptiest first."""
+    criteria = _low_stock_criteria()
+    stmt = (
+        select(ProductVariant)
+        .join(ProductVariant.product)
+        .where(*criteria)
+        .options(contains_eager(ProductVariant.product))
+        .order_by(ProductVariant.stock, ProductVariant.id)
+    )
+    total = db.session.scalar(select(func.count(ProductVariant.id)).join(ProductVariant.product).where(*criteria))
+    return paginate(stmt, page=page, page_size=page_size, count=total)
+
+
+def list_movements(
+    *, variant: int | None = None, reason: MovementReason | None = None, page: int, page_size: int
+) -> Page:
+    """The stock ledger, newest first; optionally one variant's, or one reason's."""
+    criteria = []
+    if variant is not None:
+        criteria.append(StockMovement.variant_id == variant)
+    if reason is not None:
+        criteria.append(StockMovement.reason == reason)
+    stmt = (
+        select(StockMovement)
+        .where(*criteria)
+        .options(joinedload(StockMovement.variant), joinedload(StockMovement.by))
+        .order_by(StockMovement.id.desc())
+    )
+    total = db.session.scalar(select(func.count(StockMovement.id)).where(*criteria))
+    return paginate(stmt, page=page, page_size=page_size, count=total)

@@ -8,3 +8,6 @@ blp = Blueprint(
     url_prefix="/api/store",
     description="Categories, products, variants, images, reviews, inventory",
 )
+
+# The views register themselves on `blp` when imported.
+from nexus.catalog.routes import categories, inventory, products, reviews  # noqa: E402, F401

@@ -1,0 +1,153 @@
+"""Cached public reads: served without SQL, never stale after a write's answer, bypassed when the cache fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexus.catalog.models import MovementReason
+from nexus.catalog.services import StockLine, take_stock
+from nexus.common.outbox import commit
+from nexus.extensions import cache
+from tests.catalog.conftest import image_bytes, upload
+from tests.factories import product_with_variants
+from tests.helpers import count_queries
+
+PRODUCT = "/api/store/products/linen-shirt/"
+READS = [
+    "/api/store/products/",
+    "/api/store/products/?size=M&ordering=price",
+    PRODUCT,
+    PRODUCT + "variants/",
+    PRODUCT + "reviews/",
+    "/api/store/categories/",
+    "/api/store/categories/tops/",
+]
+
+
+@pytest.fixture
+def shop(tree, product, admin_headers, client):
+    """The linen shirt moved into "tops"."""
+    assert client.patch(PRODUCT, json={"category": "tops"}, headers=admin_headers).status_code == 200
+    return product
+
+
+@pytest.mark.parametrize("url", READS)
+def test_a_second_public_read_runs_no_sql(client, shop, url):
+    first = client.get(url)
+    assert first.status_code == 200
+    with count_queries() as statements:
+        second = client.get(url)
+    assert second.json == first.json
+    assert statements == []
+
+
+def test_a_customers_read_is_cached_too(client, shop, customer_headers):
+    client.get(PRODUCT, headers=customer_headers)
+    with count_queries() as statements:
+        assert client.get(PRODUCT, headers=customer_headers).status_code == 200
+    assert all("users" in statement for statement in statements)  # the token's user only, nothing of the catalog
+
+
+def test_staff_reads_are_never_cached_nor_shared(client, shop, admin_headers):
+    client.patch(PRODUCT, json={"status": "draft"}, headers=admin_headers)
+    assert client.get(PRODUCT, headers=admin_headers).status_code == 200
+    with count_queries() as statements:
+        assert client.get(PRODUCT, headers=admin_headers).json["status"] == "draft"
+    assert len(statements) > 2
+    assert client.get(PRODUCT).status_code == 404
+    assert client.get("/api/store/products/").json["count"] == 0
+
+
+def _read(client, url="/api/store/products/linen-shirt/"):
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.json
+
+
+def test_variant_changes_show_at_once(client, shop, admin_headers):
+    _read(client), _read(client, "/api/store/products/?ordering=price"), _read(client, PRODUCT + "variants/")
+    variant = shop.variant_ids[0]
+    client.patch(f"{PRODUCT}variants/{variant}/", json={"price": "5.00", "stock": 2}, headers=admin_headers)
+    assert _read(client)["price"] == "5.00"
+    assert _read(client, "/api/store/products/?ordering=price")["results"][0]["price"] == "5.00"
+    assert _read(client, PRODUCT + "variants/")["results"][0]["stock"] == 2
+    client.post(f"{PRODUCT}variants/", json={"sku": "n-xs", "size": "XS", "price": "1.00"}, headers=admin_headers)
+    assert _read(client)["price"] == "1.00"
+    client.delete(f"{PRODUCT}variants/{variant}/", headers=admin_headers)
+    assert [v["size"] for v in _read(client)["variants"]] == ["XS", "M", "L"]
+
+
+def test_stock_taken_by_an_order_shows_at_once(client, shop):
+    assert _read(client)["variants"][0]["stock"] == 10
+    take_stock([StockLine(shop.variant_ids[0], 10)], reason=MovementReason.SALE)
+    commit()
+    detail = _read(client)
+    assert (detail["variants"][0]["stock"], detail["variants"][0]["low_stock"]) == (0, True)
+    assert _read(client, "/api/store/products/?size=S")["count"] == 0
+
+
+def test_product_changes_show_at_once(client, shop, admin_headers):
+    _read(client), _read(client, "/api/store/products/")
+    client.patch(PRODUCT, json={"name": "Linen Shirt Deluxe"}, headers=admin_headers)
+    assert _read(client)["name"] == "Linen Shirt Deluxe"
+    client.patch(PRODUCT, json={"status": "inactive"}, headers=admin_headers)
+    assert client.get(PRODUCT).status_code == 404
+    assert _read(client, "/api/store/products/")["count"] == 0
+    assert client.get(PRODUCT + "reviews/").status_code == 404
+    client.patch(PRODUCT, json={"status": "active"}, headers=admin_headers)
+    assert _read(client, "/api/store/products/")["count"] == 1
+    product_with_variants(slug="new-arrival")  # made outside the API: the next write still shows it
+    client.delete(PRODUCT, headers=admin_headers)
+    assert [p["slug"] for p in _read(client, "/api/store/products/")["results"]] == ["new-arrival"]
+
+
+def test_category_changes_show_at_once(client, shop, admin_headers):
+    _read(client), _read(client, "/api/store/categories/"), _read(client, "/api/store/categories/tops/")
+    client.patch("/api/store/categories/tops/", json={"name": "Shirts & Tops"}, headers=admin_headers)
+    assert _read(client)["category"]["name"] == "Shirts & Tops"
+    assert _read(client, "/api/store/categories/tops/")["name"] == "Shirts & Tops"
+    assert "Shirts & Tops" in [c["name"] for c in _read(client, "/api/store/categories/")["results"]]
+    client.patch("/api/store/categories/tops/", json={"parent": "shoes"}, headers=admin_headers)
+    assert _read(client, "/api/store/products/?category=shoes")["count"] == 1
+    assert _read(client, "/api/store/products/?category=clothing")["count"] == 0
+    client.post("/api/store/categories/", json={"name": "Hats"}, headers=admin_headers)
+    assert "hats" in [c["slug"] for c in _read(client, "/api/store/categories/")["results"]]
+
+
+def test_review_and_image_changes_show_at_once(client, shop, admin_headers, customer_headers):
+    _read(client), _read(client, PRODUCT + "reviews/"), _read(client, "/api/store/products/?min_rating=4")
+    review = client.post(PRODUCT + "reviews/", json={"rating": 5, "comment": "x"}, headers=customer_headers).json
+    assert (_read(client)["average_rating"], _read(client)["review_count"]) == (5.0, 1)
+    assert _read(client, PRODUCT + "reviews/")["count"] == 1
+    assert _read(client, "/api/store/products/?min_rating=4")["count"] == 1
+    client.patch(PRODUCT + f"reviews/{review['id']}/", json={"rating": 1}, headers=customer_headers)
+    assert _read(client)["average_rating"] == 1.0
+    client.delete(PRODUCT + f"reviews/{review['id']}/", headers=customer_headers)
+    assert _read(client, PRODUCT + "reviews/")["count"] == 0
+
+    image = upload(client, PRODUCT + "images/", admin_headers, image_bytes()).json
+    assert _read(client)["main_image"] == image["image"]
+    client.delete(PRODUCT + f"images/{image['id']}/", headers=admin_headers)
+    assert _read(client)["main_image"] is None
+
+
+class _BrokenCache:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        raise ConnectionError("cache is down")
+
+
+def test_a_failing_cache_is_bypassed(client, shop, admin_headers, monkeypatch):
+    broken = _BrokenCache()
+    for method in ("get", "set", "add", "delete"):
+        monkeypatch.setattr(cache, method, broken)
+    for url in READS:
+        assert client.get(url).status_code == 200, url
+    assert client.patch(f"{PRODUCT}variants/{shop.variant_ids[0]}/", json={"price": "7.00"}, headers=admin_headers)
+    assert _read(client)["price"] == "7.00"
+    assert client.patch(PRODUCT, json={"status": "draft"}, headers=admin_headers).status_code == 200
+    assert client.get(PRODUCT).status_code == 404
+    assert broken.calls > len(READS)
