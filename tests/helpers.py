@@ -55,3 +55,32 @@ def count_queries():
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+def run_concurrently(app, count: int, work) -> list:
+    """Run `work(index)` in `count` threads released together, each in its own app context (its own session and
+    connection, as separate gunicorn workers would have). Returns each thread's result, or the exception it raised."""
+    import threading
+
+    from nexus.extensions import db
+
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                results[index] = work(index)
+            except Exception as exc:  # returned to the test, which asserts on it
+                results[index] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    return results

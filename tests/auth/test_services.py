@@ -1,6 +1,5 @@
 """Rules of the auth services: rehashing, races between concurrent requests, revocation housekeeping."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from nexus.extensions import db
 from tests.auth.conftest import STRONG_PASSWORD
 from tests.conftest import SERVICES
 from tests.factories import PASSWORD
+from tests.helpers import run_concurrently
 
 needs_postgres = pytest.mark.skipif(not SERVICES, reason="true concurrency needs PostgreSQL")
 
@@ -27,26 +27,15 @@ def _fresh(user_id: int) -> User:
 
 
 def _race(app, work, *, threads: int = 2) -> list[str]:
-    """Run `work()` in `threads` threads at once, each in its own app context (its own session)."""
-    barrier = threading.Barrier(threads)
-    outcomes: list[str] = []
-
-    def run():
-        with app.app_context():
-            barrier.wait()
-            try:
-                work()
-                outcomes.append("ok")
-            except (InvalidToken, ValidationFailed):
-                outcomes.append("refused")
-            finally:
-                db.session.remove()
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
+    """Run `work()` in `threads` threads at once: "ok" for each that succeeded, "refused" for each refused."""
+    outcomes = []
+    for result in run_concurrently(app, threads, lambda _index: work()):
+        if isinstance(result, (InvalidToken, ValidationFailed)):
+            outcomes.append("refused")
+        elif isinstance(result, Exception):
+            raise result
+        else:
+            outcomes.append("ok")
     return sorted(outcomes)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +14,7 @@ from nexus.extensions import db
 from tests.cart.conftest import carts_of, lines_of, set_variant, wishlist_of
 from tests.conftest import SERVICES
 from tests.factories import cart_with_lines, product_with_variants
-from tests.helpers import count_queries
+from tests.helpers import count_queries, run_concurrently
 
 
 def test_get_or_create_cart_makes_one_cart_per_user(customer_id):
@@ -119,26 +117,7 @@ def test_find_product_by_id_slug_or_digits(product):
 
 
 def _at_once(app, count: int, work) -> list:
-    """Run `work(i)` in `count` threads released together, each in its own app context (its own session)."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                results[index] = work(index)
-            except Exception as exc:  # collected and asserted on by the test
-                results[index] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    return run_concurrently(app, count, work)
 
 
 concurrent = pytest.mark.skipif(not SERVICES, reason="true concurrency needs PostgreSQL (the real-services run)")

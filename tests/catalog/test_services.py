@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -18,6 +17,7 @@ from nexus.common.outbox import commit
 from nexus.extensions import db
 from tests.conftest import SERVICES
 from tests.factories import CategoryFactory, ReviewFactory, UserFactory, product_with_variants
+from tests.helpers import run_concurrently
 
 
 def test_subtree_and_ancestors_at_any_depth(app):
@@ -168,25 +168,7 @@ def test_the_search_vector_follows_name_and_description(app, product):
 
 
 def _in_threads(app, work, count: int) -> list:
-    barrier = threading.Barrier(count)
-    errors: list = []
-
-    def run(index: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                work(index)
-            except Exception as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return errors
+    return [result for result in run_concurrently(app, count, work) if isinstance(result, Exception)]
 
 
 @pytest.mark.skipif(not SERVICES, reason="true concurrency needs PostgreSQL")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -14,36 +13,15 @@ from nexus.extensions import db
 from nexus.orders.models import Order, OrderItem, OrderPaymentStatus, OrderStatus, Payment, PaymentStatus
 from tests.conftest import SERVICES, bearer
 from tests.factories import UserFactory, VariantFactory
-from tests.helpers import wait_for
+from tests.helpers import run_concurrently, wait_for
 from tests.orders.conftest import ADDRESS, ORDERS, PAYMENTS, fill_cart, fresh_order, fresh_payment, stock_of
 
 pytestmark = pytest.mark.skipif(not SERVICES, reason="true concurrency and a real broker need the services run")
 
 
 def run_together(app, calls) -> list:
-    """Run each `call(client)` in its own thread, all released at once; each thread has its own app context
-    (so its own database session and connection), as separate gunicorn workers would."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        with app.app_context():
-            client = app.test_client()
-            barrier.wait()
-            try:
-                results[index] = call(client)
-            except Exception as exc:  # reported by the assertions below, not lost in the thread
-                results[index] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    """Run each `call(client)` in its own thread, all released at once, each with its own app context."""
+    return run_concurrently(app, len(calls), lambda index: calls[index](app.test_client()))
 
 
 def _checkout_as(headers):

@@ -6,15 +6,15 @@ import secrets
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from nexus.cart.models import Cart, CartItem
+from nexus.cart import services as cart_services
+from nexus.cart.models import CartItem
 from nexus.catalog.exceptions import OutOfStock
 from nexus.catalog.models import MovementReason, ProductStatus, ProductVariant
 from nexus.catalog.services import StockLine, take_stock
 from nexus.common import outbox
-from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
 from nexus.orders.exceptions import CartChanged, EmptyCart, ItemsUnavailable
@@ -43,24 +43,6 @@ def shipping_cost_for(subtotal: Decimal) -> Decimal:
     """SHIPPING_FLAT_RATE, free when the subtotal reaches FREE_SHIPPING_THRESHOLD."""
     config = current_app.config
     return Decimal("0.00") if subtotal >= config["FREE_SHIPPING_THRESHOLD"] else config["SHIPPING_FLAT_RATE"]
-
-
-def _cart_lines(user_id: int) -> list[CartItem]:
-    # Writing the cart row first takes the lock every cart change takes (a row lock on PostgreSQL, the write
-    # lock on SQLite): a concurrent change or checkout of this cart waits for this one, then sees its result.
-    db.session.execute(
-        update(Cart).where(Cart.user_id == user_id).values(updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    stmt = (
-        select(CartItem)
-        .join(Cart, Cart.id == CartItem.cart_id)
-        .where(Cart.user_id == user_id)
-        .options(joinedload(CartItem.variant).joinedload(ProductVariant.product))
-        .order_by(CartItem.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(db.session.scalars(stmt).unique())
 
 
 def _unavailable(variants: list[ProductVariant]) -> list[dict]:
@@ -100,7 +82,10 @@ def _take_stock(lines: list[CartItem], *, order_id: int, user_id: int):
 
 
 def _place_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
-    lines = _cart_lines(user_id)
+    # The cart's row lock is the one every cart change takes: a concurrent change or checkout of this cart
+    # waits for this one, then sees its result.
+    cart_id = cart_services.lock_cart(user_id=user_id, create=False)
+    lines = cart_services.get_cart_lines(user_id=user_id) if cart_id is not None else []
     if not lines:
         raise EmptyCart()
     _refuse_unavailable([line.variant for line in lines])
@@ -160,11 +145,7 @@ def _place_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     order.shipping_cost = shipping_cost_for(subtotal)
     order.total = subtotal + order.shipping_cost
 
-    deleted = db.session.execute(
-        delete(CartItem).where(CartItem.id.in_([line.id for line in lines])),
-        execution_options={"synchronize_session": False},
-    )
-    if deleted.rowcount != len(lines):
+    if cart_services.empty_cart(cart_id=cart_id) != len(lines):
         raise CartChanged()
     record_creation(order, by_id=user_id)
     for change in changes:
