@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import wraps
 
 import flask_smorest
+from flask import request
 from flask_jwt_extended import current_user, verify_jwt_in_request
+from marshmallow import ValidationError
 from webargs.core import MultiDictProxy
 from webargs.flaskparser import FlaskParser
-from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
-from nexus.common.errors import ErrorSchema, Forbidden
+from nexus.common.errors import ErrorSchema, Forbidden, NotFound
 
 
 class NexusParser(FlaskParser):
@@ -21,9 +24,59 @@ class NexusParser(FlaskParser):
         # A form's fields and its uploaded files are one body (multipart/form-data), checked by one schema.
         return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
 
+    def pre_load(self, location_data, *, schema, req, location):
+        # PostgreSQL cannot store or even compare a text holding NUL: refuse it as bad input, never a 500.
+        field = _field_with_nul(location_data)
+        if field is not None:
+            raise ValidationError({field: ["NUL characters are not allowed."]})
+        # A multipart part without a name would be reported under the key None, which no JSON answer can hold.
+        if location == "form" and any(key is None for key in location_data.data.keys()):
+            raise ValidationError({"_schema": ["Every form field needs a name."]})
+        return location_data
+
+
+def _refuse_nul_in_path() -> None:
+    # No slug holds a NUL, and PostgreSQL refuses to compare one: such a path names nothing.
+    if any(isinstance(value, str) and "\x00" in value for value in (request.view_args or {}).values()):
+        raise NotFound()
+
+
+def _field_with_nul(data, name: str = "_schema") -> str | None:
+    """The name of the first field whose name or text (at any depth) holds a NUL character, else None."""
+    if isinstance(data, MultiDictProxy):
+        data = data.data
+    if isinstance(data, str):
+        return name if "\x00" in data else None
+    if isinstance(data, MultiDict):
+        pairs = ((key, value) for key, values in data.lists() for value in values)
+    elif isinstance(data, Mapping):
+        pairs = data.items()
+    elif isinstance(data, list | tuple):
+        pairs = ((name, value) for value in data)
+    else:
+        return None
+    for key, value in pairs:
+        if isinstance(key, str) and "\x00" in key:
+            return "_schema"
+        found = _field_with_nul(value, key if isinstance(key, str) and name == "_schema" else name)
+        if found is not None:
+            return found
+    return None
+
+
+# Ids are 32-bit on PostgreSQL: a larger id in a path can name no row, so routing answers 404 before any query.
+MAX_ID = 2**31 - 1
+
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = NexusParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.before_request(_refuse_nul_in_path)
+
+    def route(self, rule: str, *args, **kwargs):
+        return super().route(rule.replace("<int:", f"<int(max={MAX_ID}):"), *args, **kwargs)
 
     def login_required(self, *, admin: bool = False, refresh: bool = False):
         """Require a valid access token (or refresh token); with admin=True, a staff user.

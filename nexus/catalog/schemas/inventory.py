@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from nexus.catalog.models import MovementReason
 from nexus.catalog.schemas.common import ProductRefSchema
 from nexus.catalog.schemas.products import VariantSchema
+from nexus.common.api import MAX_ID
 from nexus.common.pagination import PaginationArgsSchema
 
 
@@ -45,5 +46,6 @@ class LowStockQueryArgsSchema(PaginationArgsSchema):
 
 
 class MovementQueryArgsSchema(PaginationArgsSchema):
-    variant = fields.Integer(validate=validate.Range(min=1), metadata={"description": "a variant id"})
+    # Bounded like the id column: a larger number names no variant and would overflow the database's integer.
+    variant = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "a variant id"})
     reason = fields.Enum(MovementReason, by_value=True)

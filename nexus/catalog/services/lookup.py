@@ -40,7 +40,7 @@ def get_product_or_404(*, slug: str, is_staff: bool = True, relations: bool = Tr
 def get_product_by_pk_or_404(*, product_pk: str, is_staff: bool, for_update: bool = False) -> Product:
     """The product whose slug or numeric id is `product_pk` (a slug wins when both match)."""
     matches = [Product.slug == product_pk]
-    if product_pk.isdigit() and len(product_pk) < 10:
+    if product_pk.isascii() and product_pk.isdigit() and len(product_pk) < 10:
         matches.append(Product.id == int(product_pk))
     stmt = (
         select(Product)
