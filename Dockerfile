@@ -14,9 +14,11 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
-RUN useradd --create-home --uid 10001 nexus && mkdir -p /app/instance/media && chown -R nexus /app/instance
-COPY --chown=nexus:nexus . .
+# The code belongs to root and is read-only for the app; only instance/ (media uploads) is writable.
+RUN useradd --create-home --uid 10001 nexus && mkdir -p /app/instance/media && chown -R nexus:nexus /app/instance
+COPY . .
 
 USER nexus
-EXPOSE 8000
+# 8000: the API (gunicorn); 9100: a worker's metrics (WORKER_METRICS_PORT).
+EXPOSE 8000 9100
 CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]

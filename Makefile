@@ -24,6 +24,19 @@ run: migrate
 	$(BIN)/flask seed-demo --if-empty --products 60
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# `make serve`: gunicorn (gunicorn.conf.py) on the real services, migrations first. Override any URL below;
+# the default database is created when missing (PostgreSQL's createdb, trust auth as on the development machine).
+SERVE_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/nexus
+serve: export DATABASE_URL ?= $(SERVE_DATABASE_URL)
+serve: export REDIS_URL ?= redis://127.0.0.1:6379/0
+serve: export CELERY_BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672//
+serve: export GUNICORN_BIND ?= 127.0.0.1:8000
+serve: install
+	@if [ "$$DATABASE_URL" = "$(SERVE_DATABASE_URL)" ] && command -v createdb >/dev/null; then \
+		createdb -h 127.0.0.1 -U postgres nexus 2>/dev/null && echo "created the database nexus" || true; fi
+	$(BIN)/flask db upgrade
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -84,3 +97,19 @@ bench: $(BENCH_STAMP)
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
+
+# `make fuzz`: the long schemathesis run (tests/security/test_fuzz.py) with FUZZ_EXAMPLES generated requests per
+# operation, on the embedded default and then, when they answer, on the real services. `make test` runs 15 each.
+FUZZ_EXAMPLES ?= 200
+
+.PHONY: fuzz
+
+fuzz: install
+	@echo "== fuzzing every operation, $(FUZZ_EXAMPLES) requests each, on the embedded default =="
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_fuzz.py
+	@if $(BIN)/python -m tests.services; then \
+		echo "== fuzzing on PostgreSQL, Redis, RabbitMQ and a real Celery worker =="; \
+		FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) NEXUS_TEST_SERVICES=1 $(BIN)/pytest tests/security/test_fuzz.py; \
+	else \
+		echo "!! SKIPPED the real-services fuzz run: PostgreSQL, Redis or RabbitMQ is not reachable."; \
+	fi

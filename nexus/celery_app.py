@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.schedules import crontab  # noqa: F401  (for schedule entries)
 from flask import Flask
 
@@ -45,4 +45,29 @@ def celery_init_app(app: Flask) -> Celery:
     )
     celery.set_default()
     app.extensions["celery"] = celery
+    _connect_observability(app.config["WORKER_METRICS_PORT"])
     return celery
+
+
+def _connect_observability(metrics_port: int) -> None:
+    """Request ids in task logs, task outcome counters and the worker's metrics server (signals are process-wide:
+    each handler is connected once, whatever the number of apps)."""
+    from nexus.common import observability
+
+    signals.task_prerun.connect(observability.task_started, weak=False, dispatch_uid="nexus-request-id")
+    signals.task_postrun.connect(observability.task_finished, weak=False, dispatch_uid="nexus-request-id-end")
+    outcomes = ((signals.task_success, "success"), (signals.task_failure, "failure"), (signals.task_retry, "retry"))
+    for signal, outcome in outcomes:
+        signal.connect(observability.count_task(outcome), weak=False, dispatch_uid=f"nexus-task-{outcome}")
+    # create_app already sent the worker's logs to stderr as JSON: Celery must not replace that.
+    signals.setup_logging.connect(_keep_logging, weak=False, dispatch_uid="nexus-logging")
+    if metrics_port:
+        signals.worker_ready.connect(
+            lambda **_kwargs: observability.start_worker_metrics_server(metrics_port),
+            weak=False,
+            dispatch_uid="nexus-worker-metrics",
+        )
+
+
+def _keep_logging(**_kwargs) -> None:
+    """setup_logging receiver: its presence keeps Celery from reconfiguring the root logger."""

@@ -56,6 +56,24 @@ def is_production() -> bool:
     return env == "production"
 
 
+def _engine_options() -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if database_url().startswith("postgresql"):
+        # A database that does not answer fails a request in seconds (503), not after the OS's TCP timeout.
+        options["connect_args"] = {"connect_timeout": _int("DATABASE_CONNECT_TIMEOUT", 3)}
+    return options
+
+
+def apply_redis_timeouts(config: dict) -> None:
+    """Give the cache's and the rate limiter's Redis clients short timeouts, whatever options were set."""
+    timeout = config["REDIS_SOCKET_TIMEOUT"]
+    timeouts = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+    if config.get("CACHE_TYPE") == "RedisCache":
+        config["CACHE_OPTIONS"] = {**timeouts, **(config.get("CACHE_OPTIONS") or {})}
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis://", "rediss://")):
+        config["RATELIMIT_STORAGE_OPTIONS"] = {**timeouts, **(config.get("RATELIMIT_STORAGE_OPTIONS") or {})}
+
+
 def load_config() -> dict:
     """Every setting of the app, from the environment (see README, "Configuration")."""
     production = is_production()
@@ -77,7 +95,7 @@ def load_config() -> dict:
         "SECRET_KEY": secret_key or DEV_SECRET,
         # Database
         "SQLALCHEMY_DATABASE_URI": database_url(),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         # JWT
         "JWT_SECRET_KEY": jwt_secret or secret_key or DEV_SECRET,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=_int("JWT_ACCESS_MINUTES", 30)),
@@ -95,6 +113,9 @@ def load_config() -> dict:
         "CACHE_REDIS_URL": redis_url,
         "CACHE_DEFAULT_TIMEOUT": _int("CACHE_DEFAULT_TIMEOUT", 300),
         "CACHE_KEY_PREFIX": _env("CACHE_KEY_PREFIX", "nexus:"),
+        # A Redis that does not answer costs at most this long per call (then the cache is bypassed for a while).
+        "REDIS_SOCKET_TIMEOUT": float(_env("REDIS_SOCKET_TIMEOUT", "0.5")),
+        "CACHE_RETRY_AFTER_SECONDS": float(_env("CACHE_RETRY_AFTER_SECONDS", "2")),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
@@ -105,6 +126,12 @@ def load_config() -> dict:
         "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_DEFAULT_QUEUE": _env("CELERY_TASK_DEFAULT_QUEUE", "celery"),
         "OUTBOX_RELAY_AFTER_SECONDS": _int("OUTBOX_RELAY_AFTER_SECONDS", 30),
+        "WORKER_METRICS_PORT": _int("WORKER_METRICS_PORT", 0),
+        # Operations: logs, metrics, HSTS
+        "LOG_FORMAT": _env("LOG_FORMAT", "json"),
+        "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        "METRICS_ENABLED": _bool("METRICS_ENABLED", True),
+        "HSTS_SECONDS": _int("HSTS_SECONDS", 31536000),
         # Mail
         "MAIL_BACKEND": _env("MAIL_BACKEND", "smtp" if _env("SMTP_HOST") else "log"),
         "MAIL_OUTBOX_FILE": _env("MAIL_OUTBOX_FILE"),
@@ -119,6 +146,15 @@ def load_config() -> dict:
         "CORS_ORIGINS": _list("CORS_ORIGINS", "" if production else "*"),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
         "ALLOWED_HOSTS": _list("ALLOWED_HOSTS"),
+        # Admin site: a signed session cookie, sent only over HTTPS in production and never to scripts.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "SESSION_COOKIE_NAME": _env("SESSION_COOKIE_NAME", "nexus_admin"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int("ADMIN_SESSION_HOURS", 12)),
+        # CSRF tokens are checked on the admin site's forms only: the JSON API is JWT-only, with no cookies.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
         # Shop
         "PAGE_SIZE": _int("PAGE_SIZE", 12),
         "MAX_PAGE_SIZE": _int("MAX_PAGE_SIZE", 100),

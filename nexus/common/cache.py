@@ -4,6 +4,11 @@ Each cached resource family (a namespace such as "products") has a version token
 includes it, and a write `bump`s it, so no client sees a stale read after a write's response. If the cache
 is down, reads go straight to the database; if a version token is missing (evicted, Redis restarted), a new
 one is made, so nothing written under an old token is ever served again.
+
+A failing cache call marks the cache down for CACHE_RETRY_AFTER_SECONDS, so an outage costs one short
+timeout (REDIS_SOCKET_TIMEOUT) per process and period, not one per request. A version bump that could not
+reach the cache is remembered in the process and applied first when the cache answers again, before any
+cached read is served: a write made during the outage is never hidden by an entry cached before it.
 """
 
 from __future__ import annotations
@@ -13,15 +18,64 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+from flask import current_app
 
 from nexus.extensions import cache
 
 log = logging.getLogger(__name__)
 
+_STATE = "nexus_cache_state"
+
+
+class _CacheHealth:
+    """Per app and process: when the cache may be tried again, and the bumps it still owes."""
+
+    def __init__(self) -> None:
+        self.down_until = 0.0
+        self.pending: set[str] = set()
+        self.lock = threading.Lock()
+
+
+def _health() -> _CacheHealth:
+    health = current_app.extensions.get(_STATE)
+    if health is None:
+        health = current_app.extensions[_STATE] = _CacheHealth()
+    return health
+
+
+def _mark_down(exc: Exception, doing: str) -> None:
+    health = _health()
+    if time.monotonic() >= health.down_until:
+        log.warning("cache unavailable while %s (%s): bypassing it for a while", doing, exc)
+    health.down_until = time.monotonic() + current_app.config.get("CACHE_RETRY_AFTER_SECONDS", 2)
+
+
+def _available() -> bool:
+    """True when the cache may be used now; first re-applies the bumps that failed during an outage."""
+    health = _health()
+    if time.monotonic() < health.down_until:
+        return False
+    if health.pending:
+        with health.lock:
+            for namespace in sorted(health.pending):
+                try:
+                    cache.set(f"version:{namespace}", secrets.token_hex(8), timeout=0)
+                except Exception as exc:
+                    _mark_down(exc, f"re-applying the invalidation of {namespace}")
+                    return False
+                health.pending.discard(namespace)
+            log.info("cache back: invalidations missed during the outage re-applied")
+    return True
+
 
 def _version(namespace: str) -> str | None:
+    if not _available():
+        return None
     key = f"version:{namespace}"
     try:
         version = cache.get(key)
@@ -30,7 +84,7 @@ def _version(namespace: str) -> str | None:
             version = cache.get(key)
         return version
     except Exception as exc:
-        log.warning("cache unavailable (%s); reading from the database", exc)
+        _mark_down(exc, "reading")
         return None
 
 
@@ -45,16 +99,17 @@ def invalidate_on_commit(*namespaces: str) -> None:
 
 def bump(*namespaces: str) -> None:
     """Invalidate everything cached under these namespaces, now."""
+    health = _health()
     for namespace in namespaces:
+        if not _available():
+            health.pending.add(namespace)
+            continue
         try:
             cache.set(f"version:{namespace}", secrets.token_hex(8), timeout=0)
         except Exception as exc:
-            # The cache cannot serve an old version while it is down; a missing token is replaced on recovery.
-            log.warning("cache unavailable while invalidating %s: %s", namespace, exc)
-            try:
-                cache.delete(f"version:{namespace}")
-            except Exception:
-                log.error("could not invalidate %s: entries may outlive this write until their timeout", namespace)
+            # Owed, not lost: applied before this process serves any cached read again.
+            health.pending.add(namespace)
+            _mark_down(exc, f"invalidating {namespace}")
 
 
 def cached(namespace: str, key: Any, build: Callable[[], Any], *, timeout: int | None = None) -> Any:
@@ -66,13 +121,14 @@ def cached(namespace: str, key: Any, build: Callable[[], Any], *, timeout: int |
     full_key = f"{namespace}:{version}:{digest}"
     try:
         hit = cache.get(full_key)
-    except Exception:
-        hit = None
+    except Exception as exc:
+        _mark_down(exc, "reading")
+        return build()
     if hit is not None:
         return hit
     value = build()
     try:
         cache.set(full_key, value, timeout=timeout)
     except Exception as exc:
-        log.warning("cache unavailable (%s); not storing %s", exc, namespace)
+        _mark_down(exc, f"storing {namespace}")
     return value

@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 from flask import Flask, jsonify
 from marshmallow import Schema, fields
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,13 @@ def _database_down(exc: OperationalError):
     return error_response(503, ServiceUnavailable.message, headers={"Retry-After": "5"})
 
 
+def _database_error(exc: DBAPIError):
+    # A connection lost mid-request ("connection already closed") is an outage too, not a bug.
+    if isinstance(exc, InterfaceError) or exc.connection_invalidated:
+        return _database_down(exc)
+    return _unexpected(exc)
+
+
 def _unexpected(exc: Exception):
     log.exception("unhandled error")
     return error_response(500, "An unexpected error occurred. It has been logged.")
@@ -123,4 +130,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(NexusError, _nexus_error)
     app.register_error_handler(OperationalError, _database_down)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected)

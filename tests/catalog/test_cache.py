@@ -142,6 +142,8 @@ class _BrokenCache:
 
 def test_a_failing_cache_is_bypassed(client, shop, admin_headers, monkeypatch):
     broken = _BrokenCache()
+    # Try the cache on every call (no pause after a failure), so each read meets the broken cache.
+    monkeypatch.setitem(client.application.config, "CACHE_RETRY_AFTER_SECONDS", 0)
     for method in ("get", "set", "add", "delete"):
         monkeypatch.setattr(cache, method, broken)
     for url in READS:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 from nexus.auth.models import User
 from nexus.catalog.models import ProductVariant
 from nexus.common import outbox
+from nexus.common.observability import STOCK_ALERTS
 from nexus.common.tasks import send_email_task
 from nexus.extensions import db
 from nexus.orders.models import Order, OrderPaymentStatus, OrderStatus, OrderStatusHistory, SentNotification
@@ -92,4 +93,5 @@ def alert_low_stock(*, variant_id: int, order_id: int) -> int:
         outbox.rollback()
         raise
     outbox.commit()
+    STOCK_ALERTS.inc()
     return len(staff)
