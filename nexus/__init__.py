@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from nexus.config import load_config
+from nexus.config import apply_redis_timeouts, load_config
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -18,20 +18,28 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     if app.config.get("ALLOWED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = app.config["ALLOWED_HOSTS"]
-    logging.basicConfig(level=logging.INFO)
+    apply_redis_timeouts(app.config)
+    if app.testing:
+        logging.basicConfig(level=logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     _init_extensions(app)
     _register_blueprints(app)
+    from nexus.admin import init_admin  # the staff admin site at /admin/
+
+    init_admin(app)
     _register_cli(app)
     return app
 
 
 def _init_extensions(app: Flask) -> None:
     from nexus.celery_app import celery_init_app
+    from nexus.common import observability
     from nexus.common.errors import register_error_handlers
     from nexus.extensions import api, cache, cors, db, jwt, limiter, migrate
 
+    # First: its request id and headers then reach every response, errors included.
+    observability.init_app(app)
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True, compare_type=True

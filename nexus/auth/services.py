@@ -191,6 +191,34 @@ def change_password(*, user_id: int, old_password: str, new_password: str, new_p
     return pair
 
 
+def update_user_by_staff(*, user_id: int, changes: dict) -> User:
+    """Staff change a user's names, phone, is_active or is_staff; a change of access revokes their tokens."""
+    unknown = set(changes) - {*EDITABLE_FIELDS, "is_active", "is_staff"}
+    if unknown:
+        raise ValidationFailed(errors={name: ["Unknown field."] for name in sorted(unknown)})
+    user = get_user_or_404(user_id=user_id)
+    access_changed = any(name in changes and changes[name] != getattr(user, name) for name in ("is_active", "is_staff"))
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if access_changed:
+        user.token_version += 1  # tokens and admin sessions issued under the old access stop working
+    outbox.commit()
+    return user
+
+
+def set_password_by_staff(*, user_id: int, new_password: str, new_password2: str) -> None:
+    """Staff set a user's password, under the same strength rules; every older token and session is refused."""
+    user = get_user_or_404(user_id=user_id)
+    errors = _new_password_errors(
+        new_password, new_password2, email=user.email, names=(user.first_name, user.last_name), prefix="new_"
+    )
+    if errors:
+        raise ValidationFailed(errors=errors)
+    if not _replace_password(user, expected_hash=user.password_hash, new_password=new_password):
+        raise ValidationFailed(errors={"new_password": ["The password was changed meanwhile; try again."]})
+    outbox.commit()
+
+
 def request_password_reset(*, email: str) -> None:
     """Email a reset token when an active account has this address; do the same visible nothing otherwise."""
     user = get_user_by_email(email=email)
