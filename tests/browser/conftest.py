@@ -62,9 +62,9 @@ def server_url(app) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium, launched once per run (Playwright gives it a fresh temporary profile)."""
+    """Headless Debian Chromium, launched once per test module (Playwright gives it a fresh temporary profile)."""
     reason = _missing()
     if reason:  # only reached with REQUIRE_BROWSER=1: the skip became a failure
         pytest.fail(f"REQUIRE_BROWSER=1 and {reason}")
