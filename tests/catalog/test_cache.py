@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
 from nexus.catalog.models import MovementReason
 from nexus.catalog.services import StockLine, take_stock
+from nexus.common.cache import _version
 from nexus.common.outbox import commit
 from nexus.extensions import cache
 from tests.catalog.conftest import image_bytes, upload
@@ -153,3 +157,33 @@ def test_a_failing_cache_is_bypassed(client, shop, admin_headers, monkeypatch):
     assert client.patch(PRODUCT, json={"status": "draft"}, headers=admin_headers).status_code == 200
     assert client.get(PRODUCT).status_code == 404
     assert broken.calls > len(READS)
+
+
+@pytest.mark.parametrize("url", READS)
+def test_a_cache_hit_sends_the_same_json_as_the_miss(client, shop, url):
+    # The cache holds the JSON text itself: a hit is sent as it is, with the same body and type as the miss.
+    first = client.get(url + ("&" if "?" in url else "?") + "page=1")
+    second = client.get(url + ("&" if "?" in url else "?") + "page=1")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.mimetype == second.mimetype == "application/json"
+    assert second.get_data() == first.get_data()
+    assert first.json == client.get(url).json | ({"next": None, "previous": None} if "count" in first.json else {})
+
+
+def test_the_list_envelope_links_are_per_request_around_cached_items(client, shop):
+    product_with_variants(name="Wool Coat")
+    first = client.get("/api/store/products/?page_size=1&ordering=name")
+    second = client.get("/api/store/products/?ordering=name&page_size=1")
+    assert first.json["results"] == second.json["results"] and first.json["count"] == 2
+    assert first.json["next"].endswith("?page_size=1&ordering=name&page=2")
+    assert second.json["next"].endswith("?ordering=name&page_size=1&page=2")
+    assert client.get(first.json["next"]).json["previous"].endswith("?page_size=1&ordering=name&page=1")
+
+
+def test_entries_of_the_older_dict_format_are_never_served(client, shop):
+    with client.application.app_context():
+        # What the previous release stored for the detail under the current version: a dict, not JSON text.
+        digest = hashlib.sha1(json.dumps(["detail", "linen-shirt"]).encode()).hexdigest()
+        cache.set(f"products:{_version('products')}:{digest}", {"name": "stale"})
+    response = client.get(PRODUCT)
+    assert response.status_code == 200 and response.json["name"] == "Linen Shirt"

@@ -1,10 +1,10 @@
 """Category routes: the public tree, and staff writes."""
 
-from flask import jsonify
 from flask.views import MethodView
 
 from nexus.catalog import services
 from nexus.catalog.routes import blp
+from nexus.catalog.routes.bodies import json_response, page_response
 from nexus.catalog.routes.viewer import OPTIONAL_AUTH, viewer_is_staff
 from nexus.catalog.schemas import (
     CategoryCreateSchema,
@@ -14,20 +14,20 @@ from nexus.catalog.schemas import (
     CategorySchema,
     CategoryUpdateSchema,
 )
-from nexus.common.pagination import envelope, page_schema
+from nexus.common.pagination import page_schema
 
 _PUBLIC = "Inactive categories are shown to staff only."
 
 
 @blp.route("/categories/")
 class Categories(MethodView):
-    @blp.arguments(CategoryQueryArgsSchema, location="query")
+    @blp.arguments(CategoryQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(CategorySchema))
     @blp.documents(401, 404)
     @blp.doc(security=OPTIONAL_AUTH, description=f"By name. An unknown `parent` slug → 400. {_PUBLIC}")
     def get(self, args):
         """List categories: `?parent=<slug>` its children, `?parent=` the top level, `?search=` by name."""
-        return jsonify(envelope(services.read_categories(args=args, is_staff=viewer_is_staff())))
+        return page_response(services.read_categories(args=args, is_staff=viewer_is_staff()))
 
     @blp.admin_required()
     @blp.arguments(CategoryCreateSchema)
@@ -45,7 +45,7 @@ class CategoryBySlug(MethodView):
     @blp.doc(security=OPTIONAL_AUTH, description=_PUBLIC)
     def get(self, slug):
         """A category with its children."""
-        return jsonify(services.read_category(slug=slug, is_staff=viewer_is_staff()))
+        return json_response(services.read_category(slug=slug, is_staff=viewer_is_staff()))
 
     @blp.admin_required()
     @blp.arguments(CategoryUpdateSchema)

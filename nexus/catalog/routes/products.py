@@ -1,11 +1,11 @@
 """Product, variant and image routes: the public shop, and staff writes."""
 
-from flask import jsonify
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from nexus.catalog import services
 from nexus.catalog.routes import blp
+from nexus.catalog.routes.bodies import json_response, page_response
 from nexus.catalog.routes.viewer import OPTIONAL_AUTH, viewer_is_staff
 from nexus.catalog.schemas import (
     ImageSchema,
@@ -20,20 +20,20 @@ from nexus.catalog.schemas import (
     VariantSchema,
     VariantUpdateSchema,
 )
-from nexus.common.pagination import envelope, page_schema
+from nexus.common.pagination import page_schema
 
 _PUBLIC = "The public sees active products (and their active variants); staff see every status."
 
 
 @blp.route("/products/")
 class Products(MethodView):
-    @blp.arguments(ProductQueryArgsSchema, location="query")
+    @blp.arguments(ProductQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(ProductSchema))
     @blp.documents(401, 404)
     @blp.doc(security=OPTIONAL_AUTH, description=f"{_PUBLIC} Every filter combines; a bad value → 400.")
     def get(self, args):
         """List products, with filters, search and ordering."""
-        return jsonify(envelope(services.read_products(args=args, is_staff=viewer_is_staff())))
+        return page_response(services.read_products(args=args, is_staff=viewer_is_staff()))
 
     @blp.admin_required()
     @blp.arguments(ProductCreateSchema)
@@ -51,7 +51,7 @@ class ProductBySlug(MethodView):
     @blp.doc(security=OPTIONAL_AUTH, description=f"{_PUBLIC} A draft or inactive product → 404 for the public.")
     def get(self, slug):
         """A product with its variants and images."""
-        return jsonify(services.read_product(slug=slug, is_staff=viewer_is_staff()))
+        return json_response(services.read_product(slug=slug, is_staff=viewer_is_staff()))
 
     @blp.admin_required()
     @blp.arguments(ProductUpdateSchema)
@@ -80,13 +80,13 @@ class ProductBySlug(MethodView):
 
 @blp.route("/products/<slug>/variants/")
 class Variants(MethodView):
-    @blp.arguments(VariantQueryArgsSchema, location="query")
+    @blp.arguments(VariantQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(VariantSchema))
     @blp.documents(401, 404)
     @blp.doc(security=OPTIONAL_AUTH, description=_PUBLIC)
     def get(self, args, slug):
         """The product's variants, by size."""
-        return jsonify(envelope(services.read_variants(slug=slug, is_staff=viewer_is_staff(), **args)))
+        return page_response(services.read_variants(slug=slug, is_staff=viewer_is_staff(), **args))
 
     @blp.admin_required()
     @blp.arguments(VariantCreateSchema)

@@ -1,14 +1,14 @@
 """Review routes: public reading, customers writing their own."""
 
-from flask import jsonify
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from nexus.catalog import services
 from nexus.catalog.routes import blp
+from nexus.catalog.routes.bodies import page_response
 from nexus.catalog.routes.viewer import OPTIONAL_AUTH, viewer_is_staff
 from nexus.catalog.schemas import ReviewCreateSchema, ReviewQueryArgsSchema, ReviewSchema, ReviewUpdateSchema
-from nexus.common.pagination import envelope, page_schema
+from nexus.common.pagination import page_schema
 
 _PK = "`product_pk` is the product's slug or numeric id."
 _OWN = "Only the review's author or staff: anyone else → 404."
@@ -16,13 +16,13 @@ _OWN = "Only the review's author or staff: anyone else → 404."
 
 @blp.route("/products/<product_pk>/reviews/")
 class Reviews(MethodView):
-    @blp.arguments(ReviewQueryArgsSchema, location="query")
+    @blp.arguments(ReviewQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(ReviewSchema))
     @blp.documents(401, 404)
     @blp.doc(security=OPTIONAL_AUTH, description=f"{_PK} Newest first.")
     def get(self, args, product_pk):
         """A product's reviews."""
-        return jsonify(envelope(services.read_reviews(product_pk=product_pk, is_staff=viewer_is_staff(), **args)))
+        return page_response(services.read_reviews(product_pk=product_pk, is_staff=viewer_is_staff(), **args))
 
     @blp.login_required()
     @blp.arguments(ReviewCreateSchema)

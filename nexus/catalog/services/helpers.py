@@ -27,8 +27,12 @@ def like_pattern(text: str) -> str:
 
 
 def count(entity_id: ColumnElement, *criteria: ColumnElement) -> int:
-    """How many rows match the criteria (a list's total, without its eager-loading options)."""
-    return db.session.scalar(select(func.count(entity_id)).where(*criteria))
+    """How many rows match the criteria (a list's total, without its eager-loading options).
+
+    `entity_id` is the primary key, never NULL, so count(*) is the same number; unlike count(id), PostgreSQL
+    can take it from an index alone (e.g. ix_products_status_* for the public list) without reading the rows.
+    """
+    return db.session.scalar(select(func.count()).select_from(entity_id.class_).where(*criteria))
 
 
 def count_of(stmt: Select) -> int:
