@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery, Task, signals
-from celery.schedules import crontab  # noqa: F401  (for schedule entries)
+from celery.schedules import crontab
 from flask import Flask
 
 # Periodic jobs run by `celery beat`; each domain adds its own entries here.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -131,6 +132,16 @@ class StaffModelView(StaffOnly, ModelView):
             else:
                 flash(f"Ignored the filter {flt.name!r}: {value!r} is not a valid value.", "error")
         return [item for _position, item in sorted(filters, key=lambda pair: pair[0])]
+
+    @staticmethod
+    def through_service(call: Callable[[], Any]) -> bool:
+        """Run a view's service call: True when it succeeded, False after flashing its domain or schema error."""
+        try:
+            call()
+        except (NexusError, ValidationError) as exc:
+            flash_error(exc)
+            return False
+        return True
 
     def handle_view_exception(self, exc: Exception) -> bool:
         if isinstance(exc, NexusError | ValidationError):

@@ -6,7 +6,6 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.model.template import EndpointLinkRowAction
 from flask_wtf import FlaskForm
-from marshmallow import ValidationError
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -48,15 +47,10 @@ class UserView(StaffModelView):
 
     def update_model(self, form, model) -> bool:
         names = {field: form[field].data or "" for field in ("first_name", "last_name", "phone_number")}
-        try:
-            changes = UserUpdateSchema().load(names)
-            services.update_user_by_staff(
-                user_id=model.id, changes={**changes, "is_active": form.is_active.data, "is_staff": form.is_staff.data}
-            )
-        except (NexusError, ValidationError) as exc:
-            flash_error(exc)
-            return False
-        return True
+        flags = {"is_active": form.is_active.data, "is_staff": form.is_staff.data}
+        return self.through_service(
+            lambda: services.update_user_by_staff(user_id=model.id, changes={**UserUpdateSchema().load(names), **flags})
+        )
 
     def create_model(self, form):  # users sign up through the API; staff never create accounts here
         return False

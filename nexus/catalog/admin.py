@@ -154,12 +154,7 @@ class CategoryView(StaffModelView):
         return True
 
     def delete_model(self, model) -> bool:
-        try:
-            categories.delete_category(slug=model.slug)
-        except _SERVICE_ERRORS as exc:
-            flash_error(exc)
-            return False
-        return True
+        return self.through_service(lambda: categories.delete_category(slug=model.slug))
 
 
 # -- products -------------------------------------------------------------------------------------------
@@ -340,12 +335,7 @@ class ProductView(StaffModelView):
             )
 
     def delete_model(self, model) -> bool:
-        try:
-            products.delete_product(slug=model.slug)
-        except _SERVICE_ERRORS as exc:
-            flash_error(exc)
-            return False
-        return True
+        return self.through_service(lambda: products.delete_product(slug=model.slug))
 
 
 # -- reviews and the stock ledger -----------------------------------------------------------------------
@@ -364,14 +354,11 @@ class ReviewView(StaffModelView):
     column_default_sort = ("created_at", True)
 
     def delete_model(self, model) -> bool:
-        try:
-            reviews.delete_review(
+        return self.through_service(
+            lambda: reviews.delete_review(
                 product_pk=model.product.slug, review_id=model.id, user_id=current_staff().id, is_staff=True
             )
-        except _SERVICE_ERRORS as exc:
-            flash_error(exc)
-            return False
-        return True
+        )
 
 
 class StockMovementView(StaffModelView):

@@ -29,7 +29,7 @@ class ImageTooLarge(NexusError):
 
 
 class InvalidImage(ValidationFailed):
-    message = "Validation failed"
+    """An upload that is not an image we accept (a 400 on the form field)."""
 
 
 @dataclass(frozen=True)

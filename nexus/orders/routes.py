@@ -125,8 +125,7 @@ class Payments(MethodView):
     @blp.documents(400, 404)
     def get(self, args):
         """Your payments, newest first (admins: everyone's); filter with `?status=` and `?order=`."""
-        order_id = args.pop("order", None)
-        return envelope(services.list_payments(**_caller(), order_id=order_id, **args))
+        return envelope(services.list_payments(**_caller(), **args))
 
     @blp.login_required()
     @idempotent
@@ -136,9 +135,7 @@ class Payments(MethodView):
     @blp.doc(description=_PAYMENT)
     def post(self, data):
         """Pay an order: a pending payment of the order's total, processed in the background."""
-        return services.create_payment(
-            **_caller(), order_id=data["order"], method=data["method"], card_token=data.get("card_token")
-        )
+        return services.create_payment(**_caller(), **data)
 
 
 @blp.route("/payments/<int:payment_id>/")

@@ -184,7 +184,7 @@ class OrderStatusUpdateSchema(InputSchema):
 
 
 class PaymentCreateSchema(InputSchema):
-    order = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
+    order_id = fields.Integer(data_key="order", strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     method = fields.Enum(PaymentMethod, by_value=True, required=True)
     card_token = fields.String(
         validate=validate.Length(min=1, max=255),
@@ -209,4 +209,6 @@ class OrderQueryArgsSchema(PaginationArgsSchema):
 
 class PaymentQueryArgsSchema(PaginationArgsSchema):
     status = fields.Enum(PaymentStatus, by_value=True)
-    order = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "an order's id"})
+    order_id = fields.Integer(
+        data_key="order", validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "an order's id"}
+    )

@@ -33,7 +33,7 @@ def test_anonymous_is_sent_to_the_login_page(client, url):
 
 def test_anonymous_post_changes_nothing(client, app):
     response = client.post("/admin/category/new/", data={"name": "Sneaky"})
-    assert response.status_code in (302, 400)
+    assert response.status_code == 400  # the missing CSRF token, before anything else
     assert db.session.scalar(db.select(Category).where(Category.name == "Sneaky")) is None
 
 
@@ -85,7 +85,7 @@ def test_a_demoted_staff_member_loses_the_session(staff_client, admin):
     from nexus.auth.services import update_user_by_staff
 
     update_user_by_staff(user_id=admin.id, changes={"is_staff": False})
-    assert staff_client.get("/admin/product/").status_code in (302, 403)
+    assert staff_client.get("/admin/product/").status_code == 403
 
 
 def test_login_without_csrf_token_is_refused(app, admin):

@@ -96,6 +96,7 @@ def test_a_bad_phone_number_is_refused_like_in_the_api(staff_client, customer):
     url = f"/admin/user/edit/?id={customer.id}"
     response = post_form(staff_client, url, {"first_name": "X", "phone_number": "call me maybe", "is_active": "y"})
     assert response.status_code == 200
+    assert "phone_number: Enter a valid phone number" in _text(response)
     assert db.session.get(User, customer.id).phone_number == ""
 
 
@@ -237,7 +238,8 @@ def test_product_image_upload(staff_client, png_bytes):
 def test_a_product_that_was_ordered_is_discontinued_not_deleted(staff_client, customer):
     product = product_with_variants(name="Sold Once", sizes=("M",))
     OrderItemFactory(order=OrderFactory(user_id=customer.id), variant=product.variants[0])
-    post_form(staff_client, "/admin/product/delete/", {"id": str(product.id)}, form_page="/admin/product/")
+    response = post_form(staff_client, "/admin/product/delete/", {"id": str(product.id)}, form_page="/admin/product/")
+    assert response.status_code == 302
     assert db.session.get(Product, product.id).status.value == "discontinued"
 
 
@@ -247,7 +249,8 @@ def test_a_product_that_was_ordered_is_discontinued_not_deleted(staff_client, cu
 def test_review_delete_refreshes_the_rating(staff_client, customer):
     product = product_with_variants()
     review = ReviewFactory(product=product, user=customer, rating=2)
-    post_form(staff_client, "/admin/review/delete/", {"id": str(review.id)}, form_page="/admin/review/")
+    response = post_form(staff_client, "/admin/review/delete/", {"id": str(review.id)}, form_page="/admin/review/")
+    assert response.status_code == 302
     assert db.session.get(Review, review.id) is None
     assert db.session.get(Product, product.id).review_count == 0
 
@@ -270,9 +273,11 @@ def test_order_buttons_walk_the_workflow_with_history_by_staff(staff_client, cus
 def test_a_step_that_is_not_allowed_changes_nothing(staff_client, customer, status):
     order = OrderFactory(user_id=customer.id)
     page = f"/admin/order/details/?id={order.id}"
-    post_form(staff_client, "/admin/order/transition/", {"id": order.id, "status": status}, form_page=page)
+    response = post_form(staff_client, "/admin/order/transition/", {"id": order.id, "status": status}, form_page=page)
+    assert response.status_code == 302
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING
-    assert _flashes(staff_client)
+    expected = "Unknown status." if status == "bogus" else f"An order that is pending cannot become {status}."
+    assert _flashes(staff_client) == [expected]
 
 
 def test_cancel_puts_the_stock_back(staff_client, customer, client, customer_headers):
@@ -285,7 +290,10 @@ def test_cancel_puts_the_stock_back(staff_client, customer, client, customer_hea
     order_id = placed.get_json()["id"]
     assert db.session.get(ProductVariant, variant.id).stock == 3
     page = f"/admin/order/details/?id={order_id}"
-    post_form(staff_client, "/admin/order/transition/", {"id": order_id, "status": "cancelled"}, form_page=page)
+    response = post_form(
+        staff_client, "/admin/order/transition/", {"id": order_id, "status": "cancelled"}, form_page=page
+    )
+    assert response.status_code == 302
     assert db.session.get(Order, order_id).status == OrderStatus.CANCELLED
     assert db.session.get(ProductVariant, variant.id).stock == 5
 
@@ -304,7 +312,7 @@ def test_confirm_bank_transfer_action(staff_client, customer):
 def test_read_only_views_refuse_writes(staff_client, customer):
     payment = PaymentFactory(order=OrderFactory(user_id=customer.id))
     response = post_form(staff_client, "/admin/payment/delete/", {"id": str(payment.id)}, form_page="/admin/payment/")
-    assert response.status_code in (302, 403, 404)
+    assert response.status_code == 302
     assert db.session.get(Payment, payment.id) is not None
-    assert staff_client.get("/admin/order/new/").status_code in (302, 403, 404)
-    assert staff_client.get("/admin/stockmovement/new/").status_code in (302, 403, 404)
+    assert staff_client.get("/admin/order/new/").status_code == 302
+    assert staff_client.get("/admin/stockmovement/new/").status_code == 302

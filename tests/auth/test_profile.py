@@ -37,8 +37,12 @@ def test_get_returns_the_user_without_secrets(client, customer, customer_headers
     assert "password" not in response.get_data(as_text=True)
 
 
-def test_both_paths_answer_the_same(client, customer_headers):
-    assert client.get(PATHS[0], headers=customer_headers).json == client.get(PATHS[1], headers=customer_headers).json
+def test_both_paths_answer_the_same(client, customer, customer_headers):
+    first, second = (client.get(path, headers=customer_headers) for path in PATHS)
+
+    assert first.status_code == second.status_code == 200
+    assert first.json["email"] == customer.email
+    assert first.json == second.json
 
 
 def test_get_runs_one_statement(client, customer_headers):

@@ -118,7 +118,8 @@ def test_update_user_refuses_fields_that_are_not_editable(customer):
 def test_a_refresh_token_is_exchanged_once(customer):
     pair = tokens.issue_tokens(customer)
 
-    services.refresh_tokens(refresh=pair["refresh"])
+    fresh = services.refresh_tokens(refresh=pair["refresh"])
+    assert set(fresh) == {"access", "refresh"} and fresh["refresh"] != pair["refresh"]
     with pytest.raises(InvalidToken):
         services.refresh_tokens(refresh=pair["refresh"])
 

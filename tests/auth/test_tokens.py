@@ -278,6 +278,9 @@ def test_logout_ignores_a_refresh_value_that_is_not_a_refresh_token(client, cust
     response = client.post("/api/auth/logout/", headers=auth(customer_tokens["access"]), json={"refresh": "garbage"})
 
     assert response.status_code == 204
+    # The sign-out still happened: the access token used is refused, the untouched refresh token still works.
+    assert_error(client.get(ME, headers=auth(customer_tokens["access"])), 401)
+    assert client.post("/api/auth/jwt/refresh/", json={"refresh": customer_tokens["refresh"]}).status_code == 200
 
 
 def test_logout_needs_a_valid_access_token(client, customer_tokens):

@@ -82,9 +82,11 @@ def test_a_discontinued_product_is_409(client, customer_id, customer_headers, pr
 
 
 @pytest.mark.parametrize("ref", ["no-such-shirt", 424242, "424242", 2**40, "9" * 200])
-def test_unknown_products_are_404(client, customer_headers, ref):
+def test_unknown_products_are_404(client, customer_headers, customer_id, ref):
     response = client.post(WISHLIST, json={"product": ref}, headers=customer_headers)
     assert response.status_code == 404
+    assert response.json["code"] == 404 and response.json["message"] == "Product not found."
+    assert wishlist_of(customer_id) == []
 
 
 @pytest.mark.parametrize("body", [{}, {"product": None}, {"product": ""}, {"product": True}, {"product": 1.5},
@@ -167,4 +169,6 @@ def test_another_users_entry_is_404_and_kept(client, customer_headers, other_id)
 
 @pytest.mark.parametrize("entry_id", [0, 424242, 10**30])
 def test_unknown_entries_are_404(client, customer_headers, entry_id):
-    assert client.delete(entry_url(entry_id), headers=customer_headers).status_code == 404
+    response = client.delete(entry_url(entry_id), headers=customer_headers)
+    assert response.status_code == 404
+    assert response.json["code"] == 404 and response.json["message"]

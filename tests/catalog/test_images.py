@@ -92,7 +92,10 @@ def test_other_image_formats_are_refused(client, admin_headers, product):
 
 def test_a_truncated_image_is_refused(client, admin_headers, product):
     data = image_bytes("PNG", size=(300, 300), colour="red")
-    assert upload(client, URL, admin_headers, data[: len(data) // 2]).status_code == 400
+    response = upload(client, URL, admin_headers, data[: len(data) // 2])
+    assert response.status_code == 400
+    assert response.json["errors"]["form"]["image"] == ["Not a valid image: upload a JPEG, PNG, WebP or GIF file."]
+    assert _images(product.id) == []
 
 
 def test_oversize_upload_is_413(app, client, admin_headers, product, monkeypatch):

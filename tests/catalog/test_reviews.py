@@ -112,7 +112,10 @@ def test_bad_reviews_are_400(client, customer_headers, product, body, field):
 
 
 def test_reviewing_needs_a_sign_in(client, product):
-    assert client.post(_url("linen-shirt"), json={"rating": 5, "comment": "x"}).status_code == 401
+    response = client.post(_url("linen-shirt"), json={"rating": 5, "comment": "x"})
+    assert response.status_code == 401
+    assert response.json["code"] == 401
+    assert db.session.scalar(select(func.count(Review.id))) == 0
 
 
 def test_the_author_edits_and_the_rating_follows(client, customer, customer_headers, other_customer, product):

@@ -15,7 +15,8 @@ def assert_error_shape(response, code: int):
 
 def test_malformed_json_is_400(client):
     response = client.post("/api/auth/jwt/create/", data="{not json", content_type="application/json")
-    assert_error_shape(response, 400)
+    body = assert_error_shape(response, 400)
+    assert body["errors"] == {"json": ["Invalid JSON body."]}
 
 
 def test_validation_error_names_location_and_field(client):

@@ -33,4 +33,5 @@ def test_other_database_errors_stay_500_without_a_traceback(client, monkeypatch)
     monkeypatch.setattr(services, "read_categories", fail)
     response = client.get("/api/store/categories/")
     assert response.status_code == 500
+    assert response.json["code"] == 500 and response.json["message"]
     assert "duplicate key" not in response.text and "Traceback" not in response.text

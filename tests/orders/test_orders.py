@@ -197,6 +197,7 @@ def test_status_changes_are_for_admins_only(client, customer_headers, placed_ord
 @pytest.mark.parametrize("body", [{}, {"status": "lost"}, {"status": "shipped", "by": 1}])
 def test_bad_status_body_is_400(client, admin_headers, placed_order, body):
     assert client.post(f"{ORDERS}{placed_order['id']}/status/", json=body, headers=admin_headers).status_code == 400
+    assert fresh_order(placed_order["id"]).status == OrderStatus.PENDING
 
 
 def test_delivery_verifies_the_customers_reviews(client, customer, admin_headers, placed_order, variant):

@@ -103,6 +103,7 @@ def test_the_amount_is_never_the_clients(client, customer_headers, placed_order)
 )  # fmt: skip
 def test_bad_payment_bodies_are_400(client, customer_headers, placed_order, body):
     assert client.post(PAYMENTS, json=body, headers=customer_headers).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
 
 
 def test_paying_another_users_order_is_404(client, other_headers, placed_order):

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import select
 
 from nexus.cart.models import Cart, CartItem, WishlistItem
 from nexus.catalog.models import Product, ProductImage, ProductStatus, ProductVariant
+from nexus.common.media import media_url
 from nexus.extensions import db
 
 
@@ -92,10 +92,6 @@ class WishlistEntry:
     @property
     def created_at(self) -> datetime:
         return self.item.created_at
-
-
-def media_url(path: str) -> str:
-    return current_app.config["MEDIA_URL"].rstrip("/") + "/" + path.lstrip("/")
 
 
 def main_images(product_ids: Iterable[int]) -> dict[int, str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 
 from nexus.cart.exceptions import ProductNotAvailable, ProductNotFound, WishlistItemNotFound
 from nexus.cart.models import MAX_ID, WishlistItem
 from nexus.cart.services.carts import upsert_insert
 from nexus.cart.services.views import WishlistEntry, wishlist_entries
+from nexus.catalog import services as catalog_services
+from nexus.catalog.exceptions import ProductNotFound as CatalogProductNotFound
 from nexus.catalog.models import Product, ProductStatus
 from nexus.common import outbox
 from nexus.common.models import utcnow
@@ -36,12 +38,10 @@ def find_product(ref: int | str) -> Product | None:
     """A product by numeric id (an int) or by slug (a string; a string of digits falls back to the id)."""
     if isinstance(ref, int):
         return db.session.get(Product, ref) if 1 <= ref <= MAX_ID else None
-    conditions = [Product.slug == ref]
-    if ref.isascii() and ref.isdigit() and len(ref) <= 10 and 1 <= int(ref) <= MAX_ID:
-        conditions.append(Product.id == int(ref))
-    # A slug match wins over an id match: a string names a slug first.
-    products = db.session.scalars(select(Product).where(or_(*conditions))).all()
-    return next((p for p in products if p.slug == ref), products[0] if products else None)
+    try:
+        return catalog_services.get_product_by_pk_or_404(product_pk=str(ref), is_staff=True)
+    except CatalogProductNotFound:
+        return None
 
 
 def add_to_wishlist(*, user_id: int, product: int | str) -> tuple[WishlistEntry, bool]:

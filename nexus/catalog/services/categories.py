@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from nexus.catalog.exceptions import CategoryInUse, CategoryNotFound
 from nexus.catalog.models import Category, Product
-from nexus.catalog.services.helpers import commit, count, like_pattern, slug_from
+from nexus.catalog.services.helpers import commit, count, ensure_slug_free, like_pattern, slug_from
 from nexus.common import media
 from nexus.common.errors import ValidationFailed
 from nexus.common.pagination import Page, paginate
@@ -19,7 +19,6 @@ from nexus.extensions import db
 
 # pg_advisory_xact_lock key serialising moves in the tree ("categ" in ASCII).
 _TREE_LOCK = 0x6361746567
-_DUPLICATE_SLUG = "A category with this slug already exists."
 
 
 def subtree_ids(root_id: int) -> Select:
@@ -80,12 +79,6 @@ def list_categories(
     return paginate(stmt, page=page, page_size=page_size, count=count(Category.id, *criteria))
 
 
-def _ensure_slug_free(slug: str, *, category_id: int | None = None) -> None:
-    taken = select(Category.id).where(Category.slug == slug, Category.id != (category_id or 0))
-    if db.session.scalar(taken) is not None:
-        raise ValidationFailed(errors={"slug": [_DUPLICATE_SLUG]})
-
-
 def _lock_tree() -> None:
     # Two concurrent moves could each pass the cycle check and together make a loop: moves take turns.
     if db.engine.dialect.name == "postgresql":
@@ -108,7 +101,7 @@ def create_category(
 ) -> Category:
     """A new category; its slug is made from the name when not given (a taken slug is a 400)."""
     slug = slug or slug_from(name, max_length=140)
-    _ensure_slug_free(slug)
+    ensure_slug_free(Category, slug)
     parent_id = category_id_by_slug(parent, field="parent") if parent else None
     category = Category(name=name, slug=slug, description=description, parent_id=parent_id, is_active=is_active)
     db.session.add(category)
@@ -121,7 +114,7 @@ def update_category(*, slug: str, changes: Mapping[str, Any]) -> Category:
     category = get_category_or_404(slug=slug)
     values = {field: changes[field] for field in ("name", "slug", "description", "is_active") if field in changes}
     if values.get("slug", category.slug) != category.slug:
-        _ensure_slug_free(values["slug"], category_id=category.id)
+        ensure_slug_free(Category, values["slug"], own_id=category.id)
     if changes.get("parent") is not None:
         _lock_tree()
         parent_id = category_id_by_slug(changes["parent"], field="parent")

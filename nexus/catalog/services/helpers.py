@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from slugify import slugify
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 
 from nexus.common import cache, outbox
@@ -35,10 +35,6 @@ def count(entity_id: ColumnElement, *criteria: ColumnElement) -> int:
     return db.session.scalar(select(func.count()).select_from(entity_id.class_).where(*criteria))
 
 
-def count_of(stmt: Select) -> int:
-    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-
-
 def is_unique_violation(exc: IntegrityError, table: str, *columns: str) -> bool:
     """True when the error is the unique constraint on table(columns), on SQLite or PostgreSQL."""
     message = str(exc.orig)
@@ -47,9 +43,21 @@ def is_unique_violation(exc: IntegrityError, table: str, *columns: str) -> bool:
     return sqlite in message or postgresql in message
 
 
+_SLUG_TAKEN = {
+    "categories": "A category with this slug already exists.",
+    "products": "A product with this slug already exists.",
+}
+
+
+def ensure_slug_free(model: type, slug: str, *, own_id: int | None = None) -> None:
+    """A 400 on `slug` when another row of `model` (Category or Product) already has it."""
+    taken = select(model.id).where(model.slug == slug, model.id != (own_id or 0))
+    if db.session.scalar(taken) is not None:
+        raise ValidationFailed(errors={"slug": [_SLUG_TAKEN[model.__tablename__]]})
+
+
 _UNIQUE_FIELDS = (
-    (("categories", "slug"), "slug", "A category with this slug already exists."),
-    (("products", "slug"), "slug", "A product with this slug already exists."),
+    *(((table, "slug"), "slug", message) for table, message in _SLUG_TAKEN.items()),
     (("product_variants", "sku"), "sku", "A variant with this SKU already exists."),
     (("product_variants", "product_id", "size"), "size", "The product already has a variant of this size."),
 )

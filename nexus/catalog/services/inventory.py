@@ -11,6 +11,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from nexus.catalog.exceptions import OutOfStock
 from nexus.catalog.models import MovementReason, Product, ProductStatus, ProductVariant, StockMovement
+from nexus.catalog.services.helpers import count
 from nexus.common import cache
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
@@ -198,5 +199,4 @@ def list_movements(
         .options(joinedload(StockMovement.variant), joinedload(StockMovement.by))
         .order_by(StockMovement.id.desc())
     )
-    total = db.session.scalar(select(func.count(StockMovement.id)).where(*criteria))
-    return paginate(stmt, page=page, page_size=page_size, count=total)
+    return paginate(stmt, page=page, page_size=page_size, count=count(StockMovement.id, *criteria))

@@ -10,27 +10,21 @@ from sqlalchemy import delete, select
 from nexus.catalog import hooks
 from nexus.catalog.models import Product, ProductStatus, ProductVariant, Review, StockMovement
 from nexus.catalog.services.categories import category_id_by_slug
-from nexus.catalog.services.helpers import commit, slug_from
+from nexus.catalog.services.helpers import commit, ensure_slug_free, slug_from
 from nexus.catalog.services.images import remove_unreferenced_files
 from nexus.catalog.services.inventory import refresh_product_summaries
 from nexus.catalog.services.lookup import get_product_or_404, reload_product
 from nexus.catalog.services.variants import add_variants
-from nexus.common.errors import ValidationFailed
 from nexus.extensions import db
 
 _WRITABLE = ("name", "slug", "description", "status", "meta_title", "meta_description", "low_stock_threshold")
-
-
-def _ensure_slug_free(slug: str, *, product_id: int | None = None) -> None:
-    if db.session.scalar(select(Product.id).where(Product.slug == slug, Product.id != (product_id or 0))):
-        raise ValidationFailed(errors={"slug": ["A product with this slug already exists."]})
 
 
 def create_product(*, data: Mapping[str, Any], by_id: int | None = None) -> Product:
     """A new product (draft unless a status is given), with its variants and their stock, in one transaction."""
     values = {field: data[field] for field in _WRITABLE if field in data}
     values["slug"] = values.get("slug") or slug_from(values["name"], max_length=220)
-    _ensure_slug_free(values["slug"])
+    ensure_slug_free(Product, values["slug"])
     values["category_id"] = category_id_by_slug(data["category"], field="category")
     product = Product(**values)
     db.session.add(product)
@@ -46,7 +40,7 @@ def update_product(*, slug: str, changes: Mapping[str, Any]) -> Product:
     product = get_product_or_404(slug=slug, relations=False)
     values = {field: changes[field] for field in _WRITABLE if field in changes}
     if values.get("slug", product.slug) != product.slug:
-        _ensure_slug_free(values["slug"], product_id=product.id)
+        ensure_slug_free(Product, values["slug"], own_id=product.id)
     if "category" in changes:
         values["category_id"] = category_id_by_slug(changes["category"], field="category")
     for field, value in values.items():
