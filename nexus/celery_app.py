@@ -12,6 +12,7 @@ BEAT_SCHEDULE = {
     "purge-revoked-tokens": {"task": "auth.purge_revoked_tokens", "schedule": crontab(minute=17)},
     "cancel-expired-orders": {"task": "orders.cancel_expired_orders", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "common.purge_idempotency_keys", "schedule": crontab(minute=41)},
+    "purge-list-counts": {"task": "catalog.purge_list_counts", "schedule": crontab(minute="*/10")},
 }
 
 

@@ -8,6 +8,9 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (
+    DDL,
+    REAL,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ColumnElement,
@@ -16,18 +19,27 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    Select,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    cast,
+    delete,
     event,
     func,
+    insert,
     inspect,
     literal,
+    select,
     text,
+    true,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from nexus.common.models import Money, TimestampMixin, UTCDateTime, utcnow
 from nexus.extensions import db
@@ -50,6 +62,21 @@ class MovementReason(enum.StrEnum):
     EXPIRY = "expiry"
     ADJUSTMENT = "adjustment"
     RESTOCK = "restock"
+
+
+class _NullsLast(UnaryExpression):
+    """`<column> DESC NULLS LAST` in an index. SQLite has no NULLS LAST in an index, and needs none: its DESC
+    already puts NULLs last. (A column with modifiers, not an expression: both databases reflect it.)"""
+
+    inherit_cache = True
+
+    def __init__(self, element: ColumnElement) -> None:
+        super().__init__(element, modifier=operators.nulls_last_op)
+
+
+@compiles(_NullsLast, "sqlite")
+def _nulls_last_sqlite(element: _NullsLast, compiler, **kw) -> str:
+    return compiler.process(element.element, **kw)
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -76,9 +103,15 @@ class Product(TimestampMixin, db.Model):
     __tablename__ = "products"
     __table_args__ = (
         Index("ix_products_status_created_at", "status", "created_at"),
-        Index("ix_products_status_min_price", "status", "min_price"),
+        # Staff see every status: their default list (newest first) reads this one.
+        Index("ix_products_created_at", "created_at"),
         Index("ix_products_status_name", "status", "name"),
-        Index("ix_products_status_average_rating", "status", "average_rating"),
+        # Every ordering of the public list reads its page in order from an index, ties (same price or rating)
+        # broken by id inside the index too: no sort, however many products share a price. Read backwards they
+        # would give descending prices and ratings with NULLs first, but the list wants them last: the two
+        # descending indexes are defined below the class.
+        Index("ix_products_status_min_price_id", "status", "min_price", "id"),
+        Index("ix_products_status_average_rating_id", "status", "average_rating", "id"),
         Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
     )
 
@@ -101,6 +134,17 @@ class Product(TimestampMixin, db.Model):
     in_stock: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     average_rating: Mapped[Decimal | None] = mapped_column(Numeric(2, 1))
     review_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The list's size and price filters, as exact as the variants they summarise (one variant per size):
+    # bit i of sizes_in_stock is set when the active variant of SIZES[i] has stock, and price_<size> is the
+    # price of the active variant of that size (NULL: no such variant, or inactive). A product has an active
+    # variant priced in a range exactly when one of the six prices is in it.
+    sizes_in_stock: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0, server_default="0")
+    price_xs: Mapped[Decimal | None] = mapped_column(Money)
+    price_s: Mapped[Decimal | None] = mapped_column(Money)
+    price_m: Mapped[Decimal | None] = mapped_column(Money)
+    price_l: Mapped[Decimal | None] = mapped_column(Money)
+    price_xl: Mapped[Decimal | None] = mapped_column(Money)
+    price_xxl: Mapped[Decimal | None] = mapped_column(Money)
     # Weighted name + description for PostgreSQL full-text search (GIN index), kept by the listener below;
     # unused (NULL) on SQLite, which searches with a simple case-insensitive match instead.
     search_vector: Mapped[str | None] = mapped_column(
@@ -115,6 +159,11 @@ class Product(TimestampMixin, db.Model):
         back_populates="product", cascade="all, delete-orphan", order_by="ProductImage.id"
     )
 
+    @classmethod
+    def size_price(cls, size: str):
+        """The column holding the price of the product's active variant of `size`."""
+        return getattr(cls, f"price_{size.lower()}")
+
     @property
     def main_image(self) -> str | None:
         """The stored path of the main image (needs `images` loaded), or None."""
@@ -123,23 +172,37 @@ class Product(TimestampMixin, db.Model):
     @property
     def seo_title(self) -> str:
         """meta_title, or the name when none was given."""
-        return self.meta_title or self.name[:200]
+        return seo_title(self.name, self.meta_title)
 
     @property
     def seo_description(self) -> str:
         """meta_description, or the start of the description (cut at a word) when none was given."""
-        if self.meta_description:
-            return self.meta_description
-        text_ = " ".join((self.description or "").split())
-        if len(text_) <= 160:
-            return text_
-        return text_[:157].rsplit(" ", 1)[0].rstrip(",.;:") + "..."
+        return seo_description(self.description, self.meta_description)
 
     @property
     def effective_low_stock_threshold(self) -> int:
         if self.low_stock_threshold is None:
             return current_app.config["LOW_STOCK_THRESHOLD"]
         return self.low_stock_threshold
+
+
+for _column in (Product.min_price, Product.average_rating):
+    Index(f"ix_products_status_{_column.key}_desc", Product.status, _NullsLast(_column.desc()), Product.id.desc())
+
+
+def seo_title(name: str, meta_title: str) -> str:
+    """A product's SEO title: its meta_title, or its name when none was given."""
+    return meta_title or name[:200]
+
+
+def seo_description(description: str | None, meta_description: str) -> str:
+    """A product's SEO description: its meta_description, or the start of its description (cut at a word)."""
+    if meta_description:
+        return meta_description
+    text_ = " ".join((description or "").split())
+    if len(text_) <= 160:
+        return text_
+    return text_[:157].rsplit(" ", 1)[0].rstrip(",.;:") + "..."
 
 
 def product_search_document(name, description) -> ColumnElement:
@@ -162,6 +225,45 @@ def _maintain_search_vector(_mapper, connection, product: Product) -> None:
     ):
         return
     product.search_vector = product_search_document(literal(product.name), literal(product.description or ""))
+
+
+class SearchTerm(db.Model):
+    """PostgreSQL only: each lexeme of a product's search vector, with the product's rank for a search of that one
+    word (`ts_rank_cd(search_vector, lexeme)`, the very value the list ranks by). A one-word search reads its best
+    matches in rank order from the index instead of ranking every match. Kept with the search vector (below)."""
+
+    __tablename__ = "search_terms"
+    # Read backwards: a lexeme's best rank first, ties by the newest product (the list's order).
+    __table_args__ = (Index("ix_search_terms_lexeme_rank", "lexeme", "rank", "product_id"),)
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    rank: Mapped[float] = mapped_column(REAL, nullable=False)
+
+
+def search_terms_of(product_ids: ColumnElement) -> Select:
+    """(product_id, lexeme, rank) rows of these products' search vectors (`product_ids`: an IN criterion's
+    right side), for INSERT ... FROM SELECT."""
+    lexeme = func.unnest(Product.search_vector).table_valued("lexeme").alias("term")
+    rank = func.ts_rank_cd(Product.search_vector, cast(func.quote_literal(lexeme.c.lexeme), TSQUERY))
+    return (
+        select(Product.id, lexeme.c.lexeme, rank)
+        .select_from(Product)
+        .join(lexeme, true())
+        .where(Product.id.in_(product_ids))
+    )
+
+
+@event.listens_for(Product, "after_insert")
+@event.listens_for(Product, "after_update")
+def _maintain_search_terms(_mapper, connection, product: Product) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    state = inspect(product)
+    if not (state.attrs.name.history.has_changes() or state.attrs.description.history.has_changes()):
+        return  # the search vector was not rewritten (the "before" listener above)
+    connection.execute(delete(SearchTerm).where(SearchTerm.product_id == product.id))
+    connection.execute(insert(SearchTerm).from_select(["product_id", "lexeme", "rank"], search_terms_of([product.id])))
 
 
 class ProductVariant(TimestampMixin, db.Model):
@@ -257,3 +359,28 @@ class StockMovement(db.Model):
 
     variant: Mapped[ProductVariant] = relationship()
     by = relationship("User")
+
+
+class CatalogState(db.Model):
+    """One row: the catalog's generation, raised by every transaction that may change what a product list holds
+    or counts, in that transaction (catalog.services.counts). Cached list counts are valid for one generation."""
+
+    __tablename__ = "catalog_state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+# The one row exists from the start (the migration inserts it too).
+event.listen(CatalogState.__table__, "after_create", DDL("INSERT INTO catalog_state (id, generation) VALUES (1, 0)"))
+
+
+class ListCount(db.Model):
+    """An exact list count, valid while the catalog's generation is still `generation`."""
+
+    __tablename__ = "list_counts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -210,12 +210,15 @@ def test_pagination_keeps_the_filters(client, shop):
 
 def _full_products(count: int, tree) -> None:
     category = db.session.get(Category, tree.tees)
+    ids = []
     for n in range(count):
         product = ProductFactory(slug=f"p-{n}", category=category)
         for size in ("XS", "S", "M", "L", "XL", "XXL"):
             VariantFactory(product=product, size=size)
         db.session.add(ProductImage(product_id=product.id, image=f"products/{n}.jpg", is_main=True))
         db.session.add(ProductImage(product_id=product.id, image=f"products/{n}-b.jpg"))
+        ids.append(product.id)
+    refresh_product_summaries(ids)  # the list filters on them (sizes in stock, prices)
     db.session.commit()
 
 
@@ -225,6 +228,9 @@ def test_the_list_runs_the_same_statements_for_any_page_size(client, tree, admin
     headers = admin_headers if viewer == "admin" else {}
     counts = []
     for query in ("?page_size=1", "?page_size=50", "?page_size=50&category=clothing&size=M&search=product"):
+        # The list's exact count is cached in the database once counted (tests/catalog/test_count_cache.py counts
+        # the statements of a miss): the same filters at another URL (not a cached response) count it first.
+        assert client.get(URL + query + "&page=1", headers=headers).status_code == 200
         with count_queries() as statements:
             response = client.get(URL + query, headers=headers)
         assert response.status_code == 200
@@ -244,4 +250,4 @@ def test_the_detail_runs_the_same_statements_for_1_or_6_variants(client, tree):
         with count_queries() as statements:
             assert client.get(URL + f"{slug}/").status_code == 200
         counts.append(len(statements))
-    assert counts[0] == counts[1] == 3
+    assert counts[0] == counts[1] == 2  # the product with its category; its variants and images

@@ -1,7 +1,8 @@
 """Demo data: a realistic catalog made with bulk inserts, fast enough for 100,000 products.
 
-Every summary a list filters on (lowest active price, in stock, rating, review count) is computed here from
-the very rows inserted, so the demo catalog is as exact as one built through the API.
+Every summary a list filters on (lowest active price, in stock, sizes in stock, active price per size, rating,
+review count) is computed here from the very rows inserted, so the demo catalog is as exact as one built
+through the API.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ from nexus.catalog.models import (
     ProductStatus,
     ProductVariant,
     Review,
+    SearchTerm,
     StockMovement,
     product_search_document,
+    search_terms_of,
 )
+from nexus.catalog.services import counts
 from nexus.common import cache, media, outbox
 from nexus.common.models import utcnow
 from nexus.extensions import db
@@ -258,6 +262,9 @@ class _Maker:
             "meta_description": "",
             "min_price": min((variant["price"] for variant in active), default=None),
             "in_stock": any(variant["stock"] > 0 for variant in active),
+            "sizes_in_stock": sum(1 << SIZES.index(variant["size"]) for variant in active if variant["stock"] > 0),
+            **{Product.size_price(size).key: None for size in SIZES},
+            **{Product.size_price(variant["size"]).key: variant["price"] for variant in active},
             "average_rating": _average([review["rating"] for review in reviews]),
             "review_count": len(reviews),
             **stamps,
@@ -299,6 +306,10 @@ def _insert_products(rows: list[dict]) -> list[int]:
 
 def _insert_chunk(drafts: list[_Draft], report: SeedReport) -> None:
     ids = _insert_products([draft.product for draft in drafts])
+    if db.engine.dialect.name == "postgresql":
+        # Their search terms with their one-word ranks, from the search vectors just made (one statement).
+        columns = ["product_id", "lexeme", "rank"]
+        db.session.execute(insert(SearchTerm.__table__).from_select(columns, search_terms_of(ids)))
     variants, reviews, images = [], [], []
     for product_id, draft in zip(ids, drafts, strict=True):
         variants += [{**variant, "product_id": product_id} for variant in draft.variants]
@@ -332,12 +343,14 @@ def seed_demo(*, products: int, seed: int | None = None, progress: Callable[[int
     reviewers = _reviewers(report)
     images = _placeholders()
     cache.invalidate_on_commit("categories")
+    counts.bump_on_commit()  # new categories: new subtrees
     outbox.commit()
     first = (db.session.scalar(select(func.max(Product.id))) or 0) + 1
     maker = _Maker(rng=random.Random(seed), leaves=leaves, reviewers=reviewers, images=images, first=first)
     for numbers in _chunks(products, CHUNK):
         _insert_chunk([maker.draft(first + number) for number in numbers], report)
         cache.invalidate_on_commit("products", "reviews")
+        counts.bump_on_commit()
         outbox.commit()
         if progress:
             progress(len(numbers))

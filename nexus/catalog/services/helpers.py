@@ -8,6 +8,7 @@ from slugify import slugify
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 
+from nexus.catalog.services import counts
 from nexus.common import cache, outbox
 from nexus.common.errors import ValidationFailed
 from nexus.extensions import db
@@ -64,12 +65,16 @@ _UNIQUE_FIELDS = (
 
 
 def commit(*namespaces: str, other: Callable[[IntegrityError], Exception] | None = None) -> None:
-    """Commit the use case and let cached reads of the namespaces go once it has committed.
+    """Commit the use case and let cached reads of the namespaces go once it has committed (with "products",
+    the cached list counts too: the catalog's generation is raised in the same transaction).
 
     A unique constraint that a concurrent write broke after our checks is a 400 on its field, like the
     checks themselves; any other integrity error is turned into `other(exc)` when given.
     """
     cache.invalidate_on_commit(*namespaces)
+    if "products" in namespaces:
+        # Whatever changed the products may change a list's members or count: cached counts go with it.
+        counts.bump_on_commit()
     try:
         outbox.commit()
     except IntegrityError as exc:

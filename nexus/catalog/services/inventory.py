@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, func, select, update
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from nexus.catalog.exceptions import OutOfStock
-from nexus.catalog.models import MovementReason, Product, ProductStatus, ProductVariant, StockMovement
+from nexus.catalog.models import SIZES, MovementReason, Product, ProductStatus, ProductVariant, StockMovement
+from nexus.catalog.services import counts
 from nexus.catalog.services.helpers import count
 from nexus.common import cache
 from nexus.common.pagination import Page, paginate
@@ -41,48 +42,63 @@ def _merge(lines: Iterable[StockLine]) -> list[StockLine]:
     return [StockLine(variant_id, quantity) for variant_id, quantity in sorted(totals.items())]
 
 
-def _thresholds(variant_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """variant id → (product id, low-stock threshold)."""
-    default = current_app.config["LOW_STOCK_THRESHOLD"]
-    rows = db.session.execute(
-        select(ProductVariant.id, ProductVariant.product_id, func.coalesce(Product.low_stock_threshold, default))
-        .join(Product, Product.id == ProductVariant.product_id)
-        .where(ProductVariant.id.in_(variant_ids))
+def _thresholds() -> ColumnElement:
+    """The low-stock threshold of a variant's product, as a scalar subquery correlated to product_variants:
+    the stock UPDATE returns it with the new stock, in the same statement."""
+    return (
+        select(func.coalesce(Product.low_stock_threshold, bindparam("p_default_threshold")))
+        .where(Product.id == ProductVariant.product_id)
+        .correlate_except(Product)
+        .scalar_subquery()
     )
-    return {variant_id: (product_id, threshold) for variant_id, product_id, threshold in rows}
+
+
+# The conditional stock UPDATE (taking) and the plain one (returning), built once: a sale runs one per line.
+_STOCK_UPDATES: dict[bool, object] = {}
+
+
+def _stock_update(taking: bool):
+    stmt = _STOCK_UPDATES.get(taking)
+    if stmt is None:
+        stmt = (
+            update(ProductVariant)
+            .where(ProductVariant.id == bindparam("p_variant"))
+            .values(stock=ProductVariant.stock + bindparam("p_delta"))
+            .returning(ProductVariant.stock, ProductVariant.product_id, _thresholds())
+            .execution_options(synchronize_session=False)
+        )
+        if taking:
+            stmt = stmt.where(ProductVariant.stock >= bindparam("p_needed"))
+        _STOCK_UPDATES[taking] = stmt
+    return stmt
 
 
 def _apply(
     lines: list[StockLine], *, sign: int, reason: MovementReason, order_id: int | None, by_id: int | None
 ) -> tuple[list[StockChange], list[dict]]:
-    changes, shortages = [], []
-    info = _thresholds([line.variant_id for line in lines])
+    changes, shortages, movements = [], [], []
+    default_threshold = current_app.config["LOW_STOCK_THRESHOLD"]
     for line in lines:
         delta = sign * line.quantity
-        stmt = (
-            update(ProductVariant)
-            .where(ProductVariant.id == line.variant_id)
-            .values(stock=ProductVariant.stock + delta)
-            .returning(ProductVariant.stock)
-        )
+        params = {"p_variant": line.variant_id, "p_delta": delta, "p_default_threshold": default_threshold}
         if delta < 0:
-            stmt = stmt.where(ProductVariant.stock >= -delta)
-        stock_after = db.session.execute(stmt, execution_options={"synchronize_session": False}).scalar()
-        if stock_after is None:
+            params["p_needed"] = -delta
+        row = db.session.execute(_stock_update(delta < 0), params).first()
+        if row is None:
             available = db.session.scalar(select(ProductVariant.stock).where(ProductVariant.id == line.variant_id))
             shortages.append({"variant_id": line.variant_id, "requested": line.quantity, "available": available or 0})
             continue
-        product_id, threshold = info[line.variant_id]
+        stock_after, product_id, threshold = row
         stock_before = stock_after - delta
-        db.session.add(
-            StockMovement(
-                variant_id=line.variant_id,
-                change=delta,
-                stock_after=stock_after,
-                reason=reason,
-                order_id=order_id,
-                by_id=by_id,
-            )
+        movements.append(
+            {
+                "variant_id": line.variant_id,
+                "change": delta,
+                "stock_after": stock_after,
+                "reason": reason,
+                "order_id": order_id,
+                "by_id": by_id,
+            }
         )
         changes.append(
             StockChange(
@@ -93,6 +109,9 @@ def _apply(
                 crossed_low_stock=stock_before > threshold >= stock_after,
             )
         )
+    if movements and not shortages:  # short: the caller rolls everything back
+        # The ledger rows of every line in one INSERT (bulk, no objects to track).
+        db.session.execute(insert(StockMovement), movements)
     return changes, shortages
 
 
@@ -138,26 +157,73 @@ def adjust_stock(*, variant_id: int, new_stock: int, by_id: int | None) -> Stock
     return changes[0]
 
 
+_IDS = bindparam("p_product_ids", expanding=True)
+
+
+def _summaries():
+    """The products' (`p_product_ids`) summaries computed afresh from their variants: one row per product (a
+    product without variants too), one aggregate over its variants (cheaper to plan than a subquery per column)."""
+    variant, product = ProductVariant, aliased(Product)
+    on = variant.is_active.is_(True)
+    stocked = and_(on, variant.stock > 0)
+    columns = {
+        "min_price": func.min(case((on, variant.price))),
+        "in_stock": func.coalesce(func.max(case((stocked, 1), else_=0)), 0) == 1,
+        # One variant per size: the sum of the sizes' distinct bits is their bitwise OR.
+        "sizes_in_stock": func.coalesce(
+            func.sum(
+                case(*((and_(stocked, variant.size == size), 1 << rank) for rank, size in enumerate(SIZES)), else_=0)
+            ),
+            0,
+        ),
+        **{
+            Product.size_price(size).key: func.max(case((and_(on, variant.size == size), variant.price)))
+            for size in SIZES
+        },
+    }
+    return (
+        select(product.id.label("id"), *(column.label(name) for name, column in columns.items()))
+        .outerjoin(variant, variant.product_id == product.id)
+        .where(product.id.in_(_IDS))
+        .group_by(product.id)
+        .subquery()
+    )
+
+
+def _refresh_statements():
+    """(lock, write): lock the products in id order; write the summaries that changed. Built once (a sale runs
+    them for every order): making the UPDATE with its aggregate costs more Python than running it."""
+    lock = select(Product.id).where(Product.id.in_(_IDS)).order_by(Product.id).with_for_update()
+    fresh = _summaries()
+    names = [column.name for column in fresh.columns if column.name != "id"]
+    changed = or_(*(getattr(Product, name).is_distinct_from(fresh.c[name]) for name in names))
+    write = (
+        update(Product)
+        .where(Product.id == fresh.c.id, changed)
+        .values(**{name: fresh.c[name] for name in names})
+        .execution_options(synchronize_session=False)
+    )
+    return lock, write
+
+
+_REFRESH = _refresh_statements()
+
+
 def refresh_product_summaries(product_ids: Iterable[int]) -> None:
-    """Recompute products' lowest active price and in-stock flag in the current transaction, and let
-    cached catalog reads go. Call after any change to variants' price, stock or is_active."""
+    """Recompute products' lowest active price, in-stock flag, sizes in stock and active price per size in the
+    current transaction, and let cached catalog reads go. Call after any change to variants' price, stock or
+    is_active (or their deletion). Only when a summary actually changed does the transaction raise the catalog's
+    generation (list counts): a sale that leaves every size in stock does not queue on that row."""
     ids = sorted(set(product_ids))
     if not ids:
         return
     # Lock the products first (in id order, after the variants, as every stock change does): the UPDATE
     # below then runs on a fresh snapshot that includes every concurrent change committed before it, so the
     # last transaction to refresh a product sees all of its variants' committed stock and prices.
-    db.session.execute(select(Product.id).where(Product.id.in_(ids)).order_by(Product.id).with_for_update())
-    active = and_(ProductVariant.product_id == Product.id, ProductVariant.is_active.is_(True))
-    db.session.execute(
-        update(Product)
-        .where(Product.id.in_(ids))
-        .values(
-            min_price=select(func.min(ProductVariant.price)).where(active).scalar_subquery(),
-            in_stock=exists().where(active, ProductVariant.stock > 0),
-        ),
-        execution_options={"synchronize_session": False},
-    )
+    lock, write = _REFRESH
+    db.session.execute(lock, {"p_product_ids": ids})
+    if db.session.execute(write, {"p_product_ids": ids}).rowcount:
+        counts.bump_on_commit()
     cache.invalidate_on_commit("products")
 
 
