@@ -7,12 +7,14 @@ from pathlib import Path
 
 from flask import Flask
 
+from nexus.common.jsonprovider import OrjsonProvider
 from nexus.config import apply_redis_timeouts, load_config
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings from the environment, then `config` overrides (tests pass theirs)."""
     app = Flask(__name__, instance_relative_config=False)
+    app.json = OrjsonProvider(app)
     app.config.update(load_config())
     if config:
         app.config.update(config)

@@ -1,7 +1,8 @@
 """Versioned read-through caching that never fails a request.
 
-Each cached resource family (a namespace such as "products") has a version token in the cache; every key
-includes it, and a write `bump`s it, so no client sees a stale read after a write's response. If the cache
+Each cached resource family (a namespace such as "products") has a version token in the cache; every entry
+holds the version it was built under, and a write `bump`s it, so no client sees a stale read after a write's
+response. If the cache
 is down, reads go straight to the database; if a version token is missing (evicted, Redis restarted), a new
 one is made, so nothing written under an old token is ever served again.
 
@@ -73,19 +74,11 @@ def _available() -> bool:
     return True
 
 
-def _version(namespace: str) -> str | None:
-    if not _available():
-        return None
+def _new_version(namespace: str) -> str | None:
+    """The namespace's version after making one when it has none (evicted, or Redis restarted)."""
     key = f"version:{namespace}"
-    try:
-        version = cache.get(key)
-        if version is None:
-            cache.add(key, secrets.token_hex(8), timeout=0)
-            version = cache.get(key)
-        return version
-    except Exception as exc:
-        _mark_down(exc, "reading")
-        return None
+    cache.add(key, secrets.token_hex(8), timeout=0)
+    return cache.get(key)
 
 
 def invalidate_on_commit(*namespaces: str) -> None:
@@ -112,23 +105,39 @@ def bump(*namespaces: str) -> None:
             _mark_down(exc, f"invalidating {namespace}")
 
 
+def enabled() -> bool:
+    """False when the response cache is switched off (CACHE_TYPE=NullCache)."""
+    return current_app.config["CACHE_TYPE"] != "NullCache"
+
+
+def cache_key(namespace: str, key: Any) -> str:
+    """Where `cached` keeps the entry of `key` in the namespace."""
+    return f"{namespace}:{hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()}"
+
+
 def cached(namespace: str, key: Any, build: Callable[[], Any], *, timeout: int | None = None) -> Any:
-    """`build()`'s JSON-serialisable result, cached under the namespace's current version."""
-    version = _version(namespace)
-    if version is None:
+    """`build()`'s result, cached under the namespace's current version.
+
+    One round trip on a hit: the version and the entry are read together (the entry holds the version it was
+    built under, and only counts when that is still the namespace's version).
+    """
+    if not enabled() or not _available():
         return build()
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    full_key = f"{namespace}:{version}:{digest}"
+    entry_key = cache_key(namespace, key)
     try:
-        hit = cache.get(full_key)
+        version, entry = cache.get_many(f"version:{namespace}", entry_key)
+        if version is None:
+            version = _new_version(namespace)
     except Exception as exc:
         _mark_down(exc, "reading")
         return build()
-    if hit is not None:
-        return hit
+    if entry is not None and version is not None and entry[0] == version:
+        return entry[1]
     value = build()
+    if version is None:
+        return value
     try:
-        cache.set(full_key, value, timeout=timeout)
+        cache.set(entry_key, (version, value), timeout=timeout)
     except Exception as exc:
         _mark_down(exc, f"storing {namespace}")
     return value

@@ -46,12 +46,17 @@ class Page:
         return self.page * self.page_size < self.count
 
 
+def check_page(*, page: int, page_size: int, count: int) -> None:
+    """A page past the end of `count` items (other than an empty first page) is 404."""
+    if page > 1 and (page - 1) * page_size >= count:
+        raise NotFound("Invalid page: past the end of the list.")
+
+
 def paginate(stmt: Select, *, page: int, page_size: int, count: int | None = None) -> Page:
     """Run one count and one page query; a page past the end (other than an empty first page) is 404."""
     if count is None:
         count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    if page > 1 and (page - 1) * page_size >= count:
-        raise NotFound("Invalid page: past the end of the list.")
+    check_page(page=page, page_size=page_size, count=count)
     items = list(db.session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)).unique())
     return Page(items=items, count=count, page=page, page_size=page_size)
 
@@ -59,8 +64,7 @@ def paginate(stmt: Select, *, page: int, page_size: int, count: int | None = Non
 def paginate_list(items: list[Any], *, page: int, page_size: int) -> Page:
     """The same envelope over a list already in memory (small, bounded collections)."""
     count = len(items)
-    if page > 1 and (page - 1) * page_size >= count:
-        raise NotFound("Invalid page: past the end of the list.")
+    check_page(page=page, page_size=page_size, count=count)
     start = (page - 1) * page_size
     return Page(items=items[start : start + page_size], count=count, page=page, page_size=page_size)
 

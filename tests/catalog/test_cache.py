@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pytest
 
 from nexus.catalog.models import MovementReason
 from nexus.catalog.services import StockLine, take_stock
-from nexus.common.cache import _version
+from nexus.common.cache import bump, cache_key
 from nexus.common.outbox import commit
 from nexus.extensions import cache
 from tests.catalog.conftest import image_bytes, upload
@@ -148,7 +145,7 @@ def test_a_failing_cache_is_bypassed(client, shop, admin_headers, monkeypatch):
     broken = _BrokenCache()
     # Try the cache on every call (no pause after a failure), so each read meets the broken cache.
     monkeypatch.setitem(client.application.config, "CACHE_RETRY_AFTER_SECONDS", 0)
-    for method in ("get", "set", "add", "delete"):
+    for method in ("get", "get_many", "set", "add", "delete"):
         monkeypatch.setattr(cache, method, broken)
     for url in READS:
         assert client.get(url).status_code == 200, url
@@ -180,10 +177,30 @@ def test_the_list_envelope_links_are_per_request_around_cached_items(client, sho
     assert client.get(first.json["next"]).json["previous"].endswith("?page_size=1&ordering=name&page=1")
 
 
-def test_entries_of_the_older_dict_format_are_never_served(client, shop):
+def test_an_entry_built_under_an_older_version_is_never_served(client, shop):
+    client.get(PRODUCT)
     with client.application.app_context():
-        # What the previous release stored for the detail under the current version: a dict, not JSON text.
-        digest = hashlib.sha1(json.dumps(["detail", "linen-shirt"]).encode()).hexdigest()
-        cache.set(f"products:{_version('products')}:{digest}", {"name": "stale"})
+        # Doctor the cached body in place: the entry keeps its key and version.
+        key = cache_key("products", ["http", "localhost", "", PRODUCT + "?"])  # public_read's key: the URL
+        version, body = cache.get(key)
+        cache.set(key, (version, body.replace("Linen Shirt", "Stale Shirt")))
+    assert client.get(PRODUCT).json["name"] == "Stale Shirt"  # what a hit serves is the entry
+    with client.application.app_context():
+        bump("products")
+        assert cache.get(key)[1] != body  # still there, under its older version
     response = client.get(PRODUCT)
     assert response.status_code == 200 and response.json["name"] == "Linen Shirt"
+
+
+def test_a_hit_is_answered_before_the_query_is_parsed(client, shop, monkeypatch):
+    from nexus.catalog.schemas import ProductQueryArgsSchema
+
+    url = "/api/store/products/?size=M&ordering=price"
+    assert client.get(url).status_code == 200
+    calls = []
+    monkeypatch.setattr(ProductQueryArgsSchema, "load", lambda *args, **kwargs: calls.append(1))
+    assert client.get(url).status_code == 200 and calls == []
+    # An invalid query is never a hit: it is parsed, refused, and the refusal is not cached.
+    monkeypatch.undo()
+    assert client.get("/api/store/products/?size=Q").status_code == 400
+    assert client.get("/api/store/products/?size=Q").status_code == 400

@@ -45,7 +45,9 @@ def test_a_redis_outage_fails_no_request_and_ends_cleanly(app_server, proxy, pri
     revoked = login(server, "shopper@example.com", PASSWORD)
     assert server.post("/api/auth/logout/", json={}, headers=auth(revoked["access"])).status_code == 204
     assert server.get(PRODUCT).json()["price"] == "25.00"
-    assert redis.Redis(port=private_redis).dbsize() > 0  # the read is cached
+    # The read is cached: one entry (its body and the version it was built under) for the URL.
+    (entry,) = redis.Redis(port=private_redis).keys(f"{TEST_ENV['CACHE_KEY_PREFIX']}products:*")
+    before = redis.Redis(port=private_redis).get(entry)
 
     redis_proxy.cut()
     read, seconds = _timed(lambda: server.get(PRODUCT))
@@ -64,11 +66,12 @@ def test_a_redis_outage_fails_no_request_and_ends_cleanly(app_server, proxy, pri
     wait_until(lambda: server.get("/readyz").json()["cache"] == "ok", what="the cache to be back")
     # The entry cached before the outage is still in Redis. The invalidation owed since the price change is
     # applied before any cached read: the new price is served, then cached under a new version.
+    assert redis.Redis(port=private_redis).get(entry) == before
     prices: list[str] = []
 
     def cached_again() -> bool:
         prices.append(server.get(PRODUCT).json()["price"])
-        return len(redis.Redis(port=private_redis).keys(f"{TEST_ENV['CACHE_KEY_PREFIX']}products:*")) == 2
+        return redis.Redis(port=private_redis).get(entry) not in (before, None)
 
     wait_until(cached_again, timeout=10, what="the product to be cached again under a new version")
     assert set(prices) == {"19.00"}

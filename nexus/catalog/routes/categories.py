@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from nexus.catalog import services
 from nexus.catalog.routes import blp
-from nexus.catalog.routes.bodies import json_response, page_response
+from nexus.catalog.routes.bodies import json_response, page_response, public_read
 from nexus.catalog.routes.viewer import OPTIONAL_AUTH, viewer_is_staff
 from nexus.catalog.schemas import (
     CategoryCreateSchema,
@@ -21,6 +21,7 @@ _PUBLIC = "Inactive categories are shown to staff only."
 
 @blp.route("/categories/")
 class Categories(MethodView):
+    @public_read("categories")
     @blp.arguments(CategoryQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(CategorySchema))
     @blp.documents(401, 404)
@@ -40,6 +41,7 @@ class Categories(MethodView):
 
 @blp.route("/categories/<slug>/")
 class CategoryBySlug(MethodView):
+    @public_read("categories")
     @blp.response(200, CategorySchema)
     @blp.documents(401, 404)
     @blp.doc(security=OPTIONAL_AUTH, description=_PUBLIC)

@@ -5,7 +5,7 @@ from flask_jwt_extended import current_user
 
 from nexus.catalog import services
 from nexus.catalog.routes import blp
-from nexus.catalog.routes.bodies import json_response, page_response
+from nexus.catalog.routes.bodies import json_response, page_response, public_read
 from nexus.catalog.routes.viewer import OPTIONAL_AUTH, viewer_is_staff
 from nexus.catalog.schemas import (
     ImageSchema,
@@ -27,6 +27,7 @@ _PUBLIC = "The public sees active products (and their active variants); staff se
 
 @blp.route("/products/")
 class Products(MethodView):
+    @public_read("products")
     @blp.arguments(ProductQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(ProductSchema))
     @blp.documents(401, 404)
@@ -46,6 +47,7 @@ class Products(MethodView):
 
 @blp.route("/products/<slug>/")
 class ProductBySlug(MethodView):
+    @public_read("products")
     @blp.response(200, ProductSchema)
     @blp.documents(401, 404)
     @blp.doc(security=OPTIONAL_AUTH, description=f"{_PUBLIC} A draft or inactive product → 404 for the public.")
@@ -80,6 +82,7 @@ class ProductBySlug(MethodView):
 
 @blp.route("/products/<slug>/variants/")
 class Variants(MethodView):
+    @public_read("products")
     @blp.arguments(VariantQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(VariantSchema))
     @blp.documents(401, 404)

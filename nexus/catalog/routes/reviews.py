@@ -5,7 +5,7 @@ from flask_jwt_extended import current_user
 
 from nexus.catalog import services
 from nexus.catalog.routes import blp
-from nexus.catalog.routes.bodies import page_response
+from nexus.catalog.routes.bodies import page_response, public_read
 from nexus.catalog.routes.viewer import OPTIONAL_AUTH, viewer_is_staff
 from nexus.catalog.schemas import ReviewCreateSchema, ReviewQueryArgsSchema, ReviewSchema, ReviewUpdateSchema
 from nexus.common.pagination import page_schema
@@ -16,6 +16,7 @@ _OWN = "Only the review's author or staff: anyone else → 404."
 
 @blp.route("/products/<product_pk>/reviews/")
 class Reviews(MethodView):
+    @public_read("reviews")
     @blp.arguments(ReviewQueryArgsSchema(), location="query")
     @blp.response(200, page_schema(ReviewSchema))
     @blp.documents(401, 404)
