@@ -276,3 +276,53 @@ def test_reading_the_cart_runs_the_same_statements_for_1_and_20_lines(client, cu
     assert len(response.json["items"]) == 20
     assert response.json["item_count"] == 39
     assert len(twenty_lines) == len(one_line)
+
+
+def _writes(statements: list[str]) -> list[str]:
+    return [
+        " ".join(s.split()[:3]) for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+
+
+def test_adding_runs_the_same_statements_for_1_and_20_lines(client, customer_id, customer_headers, variant):
+    set_variant(variant.id, stock=500)
+    cart = cart_with_lines(user_id=customer_id, lines=1)
+    client.post(ADD, json={"variant_id": variant.id}, headers=customer_headers)  # warm up
+    with count_queries() as two_lines:
+        response = client.post(ADD, json={"variant_id": variant.id}, headers=customer_headers)
+    assert len(response.json["items"]) == 2
+    for _ in range(18):
+        product = product_with_variants(sizes=("L",))
+        CartItemFactory(cart=db.session.merge(cart), variant=product.variants[0], quantity=1)
+    with count_queries() as twenty_lines:
+        response = client.post(ADD, json={"variant_id": variant.id}, headers=customer_headers)
+    assert len(response.json["items"]) == 20
+    assert len(twenty_lines) == len(two_lines)
+    # The cart's part: the lock, the merge, and the answer read in the same transaction (no re-read of the cart).
+    assert _writes(two_lines) == ["UPDATE carts SET", "INSERT INTO cart_items"]
+
+
+def test_a_line_that_cannot_fit_is_refused_before_any_write(client, customer_id, customer_headers, variant):
+    set_variant(variant.id, stock=3)
+    assert client.post(ADD, json={"variant_id": variant.id}, headers=customer_headers).status_code == 200  # the cart
+    with count_queries() as accepted:
+        assert client.post(ADD, json={"variant_id": variant.id}, headers=customer_headers).status_code == 200
+    with count_queries() as refused:
+        response = client.post(ADD, json={"variant_id": variant.id, "quantity": 2}, headers=customer_headers)
+    assert response.status_code == 409
+    # The line's new total is named, as when the merge itself is refused.
+    assert response.json["details"] == {"variant_id": variant.id, "sku": variant.sku, "available": 3, "requested": 4}
+    assert _writes(refused) == []
+    assert len(refused) == len(accepted) - 3  # no lock, no merge, no answer
+    assert [line.quantity for line in lines_of(customer_id)] == [2]
+
+
+def test_clear_answers_the_empty_cart_without_reading_it_again(client, customer_id, customer_headers):
+    cart_with_lines(user_id=customer_id, lines=3)
+    with count_queries() as cleared:
+        response = client.post(CLEAR, headers=customer_headers)
+    assert response.status_code == 200
+    assert (response.json["items"], response.json["item_count"]) == ([], 0)
+    assert _writes(cleared) == ["UPDATE carts SET", "DELETE FROM cart_items"]
+    assert len(cleared) == len(_writes(cleared)) + 1  # and the signed-in user's lookup
+    assert lines_of(customer_id) == []

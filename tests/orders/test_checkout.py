@@ -243,3 +243,19 @@ def test_products_of_orders_are_never_deleted(app, client, customer, customer_he
     checkout(client, customer_headers)
     assert hooks.product_was_ordered(variant.product_id) is True
     assert hooks.product_was_ordered(other.id) is False
+
+
+def test_checkout_runs_a_fixed_number_of_statements_and_one_more_per_extra_line(client, customer, customer_headers):
+    from tests.helpers import count_queries
+
+    def statements(lines: int) -> int:
+        fill_cart(customer, *((VariantFactory(stock=50), 1) for _ in range(lines)))
+        with count_queries() as queries:
+            assert checkout(client, customer_headers).status_code == 201
+        return len(queries)
+
+    one_line = statements(1)
+    assert statements(1) == one_line
+    # Only the conditional stock UPDATE is per line (in variant id order); every other read and write is one
+    # statement for the whole cart.
+    assert statements(3) == one_line + 2

@@ -8,21 +8,35 @@ backed by the unique (cart, variant) constraint, so even without that lock no li
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from nexus.cart.exceptions import CartItemNotFound, NotEnoughStock, VariantNotFound, VariantUnavailable
 from nexus.cart.models import MAX_ID, Cart, CartItem
-from nexus.cart.services.views import CartLine, CartView, cart_lines
+from nexus.cart.services.views import CartLine, CartView, cart_lines, cart_lines_with_images, main_image_column
 from nexus.catalog.models import ProductStatus, ProductVariant
 from nexus.common import outbox
 from nexus.common.errors import NexusError, ValidationFailed
 from nexus.common.models import utcnow
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
+
+# The hot paths' statements (adding to the cart, checkout), built once per database dialect with bound
+# parameters: building and keying a statement costs more Python time than running it.
+_STATEMENTS: dict[tuple[str, str], object] = {}
+
+
+def _prepared(name: str, build):
+    key = (name, db.engine.dialect.name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
 
 
 def _with_variant_and_product():
@@ -66,8 +80,8 @@ def _find_or_create_cart(user_id: int) -> tuple[Cart, bool]:
     return db.session.scalars(stmt).one(), True
 
 
-def _insert_cart(user_id: int) -> None:
-    now = utcnow()
+def _insert_cart(user_id: int, now: datetime | None = None) -> None:
+    now = now or utcnow()
     insert = upsert_insert(Cart.__table__)
     db.session.execute(
         insert.values(user_id=user_id, created_at=now, updated_at=now).on_conflict_do_nothing(
@@ -82,28 +96,62 @@ def lock_cart(*, user_id: int, create: bool = True) -> int | None:
     Creates the cart when missing (or returns None with create=False). Flushes only: the orders domain
     calls it at checkout so that no cart write interleaves with placing an order from that cart.
     """
-    stmt = update(Cart).where(Cart.user_id == user_id).values(updated_at=utcnow()).returning(Cart.id)
-    options = {"synchronize_session": False}
-    cart_id = db.session.execute(stmt, execution_options=options).scalar()
+    locked = _lock(user_id, create=create)
+    return locked[0] if locked else None
+
+
+def _lock(user_id: int, *, create: bool) -> tuple[int, datetime] | None:
+    """`lock_cart`, answering (cart id, the updated_at it wrote)."""
+    now = utcnow()
+    stmt = _prepared(
+        "lock",
+        lambda: (
+            update(Cart)
+            .where(Cart.user_id == bindparam("p_user"))
+            .values(updated_at=bindparam("p_now"))
+            .returning(Cart.id)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    params = {"p_user": user_id, "p_now": now}
+    cart_id = db.session.execute(stmt, params).scalar()
     if cart_id is None and create:
-        _insert_cart(user_id)
-        cart_id = db.session.execute(stmt, execution_options=options).scalar_one()
-    return cart_id
+        _insert_cart(user_id, now)
+        cart_id = db.session.execute(stmt, params).scalar_one()
+    return None if cart_id is None else (cart_id, now)
 
 
 def get_cart(*, user_id: int) -> CartView:
     """The user's cart with every line at current prices, in a fixed number of statements whatever its size."""
     cart, created = _find_or_create_cart(user_id)
+    view = _cart_view(cart.id, cart.updated_at)
     if created:
         outbox.commit()
-    return _cart_view(cart)
+    return view
 
 
-def _cart_view(cart: Cart) -> CartView:
-    items = db.session.scalars(
-        select(CartItem).where(CartItem.cart_id == cart.id).options(_with_variant_and_product()).order_by(CartItem.id)
-    ).all()
-    return CartView(cart=cart, items=cart_lines(list(items)), currency=current_app.config["STORE_CURRENCY"])
+def _cart_view(cart_id: int, updated_at: datetime) -> CartView:
+    items = _lines("cart_id", cart_id)
+    return CartView(id=cart_id, updated_at=updated_at, items=items, currency=current_app.config["STORE_CURRENCY"])
+
+
+def _lines(column: str, value: int) -> list[CartLine]:
+    """Cart lines whose `column` ("cart_id" or "id") is `value`, oldest first, with variant, product and main
+    image: one statement."""
+
+    def build():
+        return (
+            select(CartItem, main_image_column())
+            .join(CartItem.variant)
+            .join(ProductVariant.product)
+            .where(getattr(CartItem, column) == bindparam("p_value"))
+            .options(contains_eager(CartItem.variant).contains_eager(ProductVariant.product))
+            .order_by(CartItem.id)
+            .execution_options(populate_existing=True)
+        )
+
+    rows = db.session.execute(_prepared(f"lines-by-{column}", build), {"p_value": value})
+    return cart_lines_with_images(rows)
 
 
 def get_cart_item(*, user_id: int, item_id: int) -> CartLine:
@@ -131,27 +179,38 @@ def get_cart_lines(*, user_id: int) -> list[CartItem]:
     For checkout: read-only, no cart is created. Call `lock_cart(user_id=...)` first to keep the cart
     unchanged until the transaction ends.
     """
-    stmt = (
-        select(CartItem)
-        .join(Cart, Cart.id == CartItem.cart_id)
-        .where(Cart.user_id == user_id)
-        .options(_with_variant_and_product())
-        .order_by(CartItem.variant_id)
-        .execution_options(populate_existing=True)
+    stmt = _prepared(
+        "checkout-lines",
+        lambda: (
+            select(CartItem)
+            .join(Cart, Cart.id == CartItem.cart_id)
+            .where(Cart.user_id == bindparam("p_user"))
+            .options(_with_variant_and_product())
+            .order_by(CartItem.variant_id)
+            .execution_options(populate_existing=True)
+        ),
     )
-    return list(db.session.scalars(stmt).unique())
+    return list(db.session.scalars(stmt, {"p_user": user_id}).unique())
 
 
 def add_item(*, user_id: int, variant_id: int, quantity: int = 1) -> CartLine:
     """Add a variant to the user's cart, merging into its line; the line's new total must be in stock."""
-    item_id = _add(user_id=user_id, variant_id=variant_id, quantity=quantity)
-    return get_cart_item(user_id=user_id, item_id=item_id)
+    return _add(
+        user_id=user_id,
+        variant_id=variant_id,
+        quantity=quantity,
+        answer=lambda _cart_id, _updated_at, item_id: _lines("id", item_id)[0],
+    )
 
 
 def add_item_to_cart(*, user_id: int, variant_id: int, quantity: int = 1) -> CartView:
     """`add_item`, answered with the whole cart."""
-    _add(user_id=user_id, variant_id=variant_id, quantity=quantity)
-    return get_cart(user_id=user_id)
+    return _add(
+        user_id=user_id,
+        variant_id=variant_id,
+        quantity=quantity,
+        answer=lambda cart_id, updated_at, _item_id: _cart_view(cart_id, updated_at),
+    )
 
 
 def set_item_quantity(*, user_id: int, item_id: int, quantity: int) -> CartLine:
@@ -182,54 +241,76 @@ def remove_item(*, user_id: int, item_id: int) -> None:
 
 
 def empty_cart(*, cart_id: int) -> int:
-    """Remove every line of a cart inside the caller's transaction (checkout); flushes only. Lines removed."""
-    removed = db.session.execute(delete(CartItem).where(CartItem.cart_id == cart_id)).rowcount
-    db.session.execute(
-        update(Cart).where(Cart.id == cart_id).values(updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
+    """Remove every line of a cart inside the caller's transaction (checkout); flushes only. Lines removed.
+
+    Call `lock_cart` first: it holds the cart's lock and marks the cart changed (its updated_at)."""
+    stmt = _prepared(
+        "empty",
+        lambda: (
+            delete(CartItem).where(CartItem.cart_id == bindparam("p_cart")).execution_options(synchronize_session=False)
+        ),
     )
-    return removed
+    return db.session.execute(stmt, {"p_cart": cart_id}).rowcount
 
 
 def clear_cart(*, user_id: int) -> CartView:
-    """Empty the user's cart; answers the (empty) cart."""
-    empty_cart(cart_id=lock_cart(user_id=user_id))
+    """Empty the user's cart; answers the (empty) cart, which the lock held until the commit keeps empty."""
+    cart_id, updated_at = _lock(user_id, create=True)
+    empty_cart(cart_id=cart_id)
     outbox.commit()
-    return get_cart(user_id=user_id)
+    return CartView(id=cart_id, updated_at=updated_at, items=[], currency=current_app.config["STORE_CURRENCY"])
 
 
 # -- rules ----------------------------------------------------------------------------------------------
 
 
-def _add(*, user_id: int, variant_id: int, quantity: int) -> int:
+def _add(*, user_id: int, variant_id: int, quantity: int, answer):
+    """Merge the line, then `answer(cart id, updated_at, item id)` is built in the same transaction (the cart
+    as this change left it), then the commit."""
     check_quantity(quantity)
     try:
-        variant = _available_variant(variant_id)
-        cart_id = lock_cart(user_id=user_id)
+        variant, in_cart = _available_variant(variant_id, user_id=user_id)
+        # A line that cannot fit is refused before any lock or write (what the merge below would refuse, as the
+        # cart stands now); a sold-out variant costs one read.
+        _check_line(variant, in_cart + quantity)
+        cart_id, updated_at = _lock(user_id, create=True)
         item_id, total = _merge_into_line(cart_id=cart_id, variant_id=variant.id, quantity=quantity)
         # Checked on the merged total the database computed, so concurrent adds cannot slip past the limits.
         _check_line(variant, total)
+        result = answer(cart_id, updated_at, item_id)
     except NexusError:
         outbox.rollback()
         raise
     outbox.commit()
-    return item_id
+    return result
 
 
 def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> tuple[int, int]:
     """Insert the line, or add to the existing one, in one atomic statement; (item id, new quantity)."""
-    table = CartItem.__table__
-    now = utcnow()
-    insert = upsert_insert(table)
-    stmt = (
-        insert.values(cart_id=cart_id, variant_id=variant_id, quantity=quantity, created_at=now, updated_at=now)
-        .on_conflict_do_update(
-            index_elements=["cart_id", "variant_id"],
-            set_={"quantity": table.c.quantity + insert.excluded.quantity, "updated_at": insert.excluded.updated_at},
+
+    def build():
+        table = CartItem.__table__
+        insert = upsert_insert(table)
+        return (
+            insert.values(
+                cart_id=bindparam("p_cart"),
+                variant_id=bindparam("p_variant"),
+                quantity=bindparam("p_quantity"),
+                created_at=bindparam("p_now", type_=table.c.created_at.type),
+                updated_at=bindparam("p_now", type_=table.c.updated_at.type),
+            )
+            .on_conflict_do_update(
+                index_elements=["cart_id", "variant_id"],
+                set_={
+                    "quantity": table.c.quantity + insert.excluded.quantity,
+                    "updated_at": insert.excluded.updated_at,
+                },
+            )
+            .returning(table.c.id, table.c.quantity)
         )
-        .returning(table.c.id, table.c.quantity)
-    )
-    item_id, total = db.session.execute(stmt).one()
+
+    params = {"p_cart": cart_id, "p_variant": variant_id, "p_quantity": quantity, "p_now": utcnow()}
+    item_id, total = db.session.execute(_prepared("merge", build), params).one()
     return item_id, total
 
 
@@ -249,19 +330,33 @@ def _own_item(*, user_id: int, item_id: int, lock: bool = False) -> CartItem:
     return item
 
 
-def _available_variant(variant_id: int) -> ProductVariant:
-    variant = None
+def _available_variant(variant_id: int, *, user_id: int) -> tuple[ProductVariant, int]:
+    """The variant (with its product) if it is on sale, and how many of it the user's cart holds already."""
+    row = None
     if 1 <= variant_id <= MAX_ID:
-        variant = db.session.scalar(
-            select(ProductVariant)
-            .where(ProductVariant.id == variant_id)
-            .options(joinedload(ProductVariant.product))
-            .execution_options(populate_existing=True)
-        )
-    if variant is None:
+
+        def build():
+            in_cart = (
+                select(CartItem.quantity)
+                .join(Cart, Cart.id == CartItem.cart_id)
+                .where(Cart.user_id == bindparam("p_user"), CartItem.variant_id == ProductVariant.id)
+                .correlate(ProductVariant)
+                .scalar_subquery()
+            )
+            return (
+                select(ProductVariant, in_cart)
+                .where(ProductVariant.id == bindparam("p_variant"))
+                .options(joinedload(ProductVariant.product))
+                .execution_options(populate_existing=True)
+            )
+
+        stmt = _prepared("variant-to-add", build)
+        row = db.session.execute(stmt, {"p_user": user_id, "p_variant": variant_id}).first()
+    if row is None:
         raise VariantNotFound(f"Variant {variant_id} not found.")
+    variant, in_cart_quantity = row
     _check_available(variant)
-    return variant
+    return variant, in_cart_quantity or 0
 
 
 def _check_available(variant: ProductVariant) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from nexus.cart.models import Cart, CartItem, WishlistItem
+from nexus.cart.models import CartItem, WishlistItem
 from nexus.catalog.models import Product, ProductImage, ProductStatus, ProductVariant
 from nexus.common.media import media_url
 from nexus.extensions import db
@@ -59,17 +59,10 @@ class CartLine:
 class CartView:
     """The cart with its lines, their count and subtotal in the store's currency."""
 
-    cart: Cart
+    id: int
+    updated_at: datetime
     items: list[CartLine]
     currency: str
-
-    @property
-    def id(self) -> int:
-        return self.cart.id
-
-    @property
-    def updated_at(self) -> datetime:
-        return self.cart.updated_at
 
     @property
     def item_count(self) -> int:
@@ -110,6 +103,19 @@ def main_images(product_ids: Iterable[int]) -> dict[int, str]:
     return images
 
 
+def main_image_column():
+    """The stored path of a product's main image (the first by id), as a scalar subquery correlated to products:
+    loads it in the statement that loads the product."""
+    return (
+        select(ProductImage.image)
+        .where(ProductImage.product_id == Product.id, ProductImage.is_main.is_(True))
+        .order_by(ProductImage.id)
+        .limit(1)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
 def _card(product: Product, images: dict[int, str]) -> ProductCard:
     return ProductCard(
         id=product.id,
@@ -125,6 +131,15 @@ def cart_lines(items: list[CartItem]) -> list[CartLine]:
     """Lines for items whose variant and product are loaded already."""
     images = main_images(item.variant.product_id for item in items)
     return [CartLine(item=item, product=_card(item.variant.product, images)) for item in items]
+
+
+def cart_lines_with_images(rows: Iterable[tuple[CartItem, str | None]]) -> list[CartLine]:
+    """Lines for (item, main image path) rows, the item's variant and product loaded in the same statement."""
+    lines = []
+    for item, image in rows:
+        product = item.variant.product
+        lines.append(CartLine(item=item, product=_card(product, {product.id: media_url(image)} if image else {})))
+    return lines
 
 
 def wishlist_entries(items: list[WishlistItem]) -> list[WishlistEntry]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.common import outbox
+from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
 from nexus.orders.models import MAX_ID, Order, OrderItem, OrderStatus, OrderStatusHistory
@@ -58,8 +60,23 @@ def record_transition(order: Order, to_status: OrderStatus, *, by_id: int | None
 
 
 def record_creation(order: Order, *, by_id: int) -> OrderStatusHistory:
-    """The first history row of a new order (from no status to its first)."""
-    return _record(order, None, order.status, by_id=by_id)
+    """The first history row of a new order (from no status to its first), for an order written with
+    statements (checkout): one INSERT, and the row as the order's loaded history."""
+    history = OrderStatusHistory.__table__
+    values = {"order_id": order.id, "from_status": None, "to_status": order.status, "by_id": by_id, "at": utcnow()}
+    entry_id = db.session.execute(insert(history).values(values).returning(history.c.id)).scalar_one()
+    entry = as_loaded(OrderStatusHistory(id=entry_id, **values))
+    set_committed_value(order, "history", [entry])
+    outbox.enqueue(tasks.notify_order_status_task, entry.id)
+    return entry
+
+
+def as_loaded(instance):
+    """An object for a row this transaction has just written with a statement: the session holds it as loaded
+    (persistent, nothing to write), so it answers requests and later changes like any object read."""
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance
 
 
 def _record(

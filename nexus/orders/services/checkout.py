@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.cart import services as cart_services
 from nexus.cart.models import CartItem
@@ -15,10 +17,12 @@ from nexus.catalog.exceptions import OutOfStock
 from nexus.catalog.models import MovementReason, ProductStatus, ProductVariant
 from nexus.catalog.services import StockLine, take_stock
 from nexus.common import outbox
+from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
 from nexus.orders.exceptions import CartChanged, EmptyCart, ItemsUnavailable
-from nexus.orders.models import Order, OrderItem, OrderStatus
+from nexus.orders.models import Order, OrderItem, OrderPaymentStatus, OrderStatus
+from nexus.orders.services.base import as_loaded as _as_loaded
 from nexus.orders.services.base import for_viewer, record_creation
 
 CENT = Decimal("0.01")
@@ -81,7 +85,44 @@ def _take_stock(lines: list[CartItem], *, order_id: int, user_id: int):
         raise OutOfStock(f"Not enough stock for: {described}.", details={"lines": short}) from None
 
 
+def _insert_items(rows: list[dict], variants: dict[int, ProductVariant]) -> list[OrderItem]:
+    """Every item in one INSERT (whatever the number of lines), and the items as loaded objects: the answer
+    needs nothing read again. A cart holds one line per variant, so the variant names each returned id."""
+    returned = db.session.execute(
+        insert(OrderItem.__table__).values(rows).returning(OrderItem.variant_id, OrderItem.id)
+    )
+    ids = dict(returned.all())
+    items = []
+    for row in rows:
+        item = _as_loaded(OrderItem(id=ids[row["variant_id"]], **row))
+        set_committed_value(item, "product", variants[row["variant_id"]].product)
+        items.append(item)
+    return items
+
+
+@cache
+def _locked_variants():
+    """Variants by id (with their products), read afresh: built once, it runs in every checkout."""
+    return (
+        select(ProductVariant)
+        .where(ProductVariant.id.in_(bindparam("p_ids", expanding=True)))
+        .options(joinedload(ProductVariant.product))
+        .execution_options(populate_existing=True)
+    )
+
+
 def _place_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
+    # The order's rows are written with one statement each and the answer is built from what is in hand: the
+    # session only tracks the objects as loaded (nothing to flush but the outbox row at the commit).
+    with db.session.no_autoflush:
+        return _build_order(user_id=user_id, shipping_address=shipping_address, notes=notes)
+
+
+# Address fields the input schema defaults; a service caller may leave them out.
+_OPTIONAL_ADDRESS = {"line2": "", "phone": ""}
+
+
+def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     # The cart's row lock is the one every cart change takes: a concurrent change or checkout of this cart
     # waits for this one, then sees its result.
     cart_id = cart_services.lock_cart(user_id=user_id, create=False)
@@ -90,63 +131,68 @@ def _place_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         raise EmptyCart()
     _refuse_unavailable([line.variant for line in lines])
 
-    config = current_app.config
-    zero = Decimal("0.00")
-    order = Order(
-        # The number is made from the id, known after the insert; a unique placeholder holds its place.
-        number=f"NX-NEW-{secrets.token_hex(8)}",
-        user_id=user_id,
-        status=OrderStatus.PENDING,
-        subtotal=zero,
-        shipping_cost=zero,
-        total=zero,
-        currency=config["STORE_CURRENCY"],
-        notes=notes,
-        items=[],
-        history=[],
-        **{f"shipping_{name}": value for name, value in shipping_address.items()},
-    )
-    db.session.add(order)
-    db.session.flush()
-    order.number = f"NX-{order.created_at.year}-{order.id:06d}"
+    zero, now = Decimal("0.00"), utcnow()
+    values = {
+        # The number is made from the id, known after the insert; a unique placeholder holds its place until
+        # the same transaction's last write.
+        "number": f"NX-NEW-{secrets.token_hex(8)}",
+        "user_id": user_id,
+        "status": OrderStatus.PENDING,
+        "payment_status": OrderPaymentStatus.UNPAID,
+        "subtotal": zero,
+        "shipping_cost": zero,
+        "total": zero,
+        "currency": current_app.config["STORE_CURRENCY"],
+        "notes": notes,
+        "paid_at": None,
+        "cancelled_at": None,
+        "created_at": now,
+        "updated_at": now,
+        **{f"shipping_{name}": value for name, value in {**_OPTIONAL_ADDRESS, **shipping_address}.items()},
+    }
+    orders = Order.__table__
+    order_id = db.session.execute(insert(orders).values(values).returning(orders.c.id)).scalar_one()
 
-    changes = _take_stock(lines, order_id=order.id, user_id=user_id)
+    changes = _take_stock(lines, order_id=order_id, user_id=user_id)
     # Stock rows are locked now: read prices and availability again, so the order is priced as they stand
     # at this moment and a variant withdrawn meanwhile is not sold.
-    variants = {
-        variant.id: variant
-        for variant in db.session.scalars(
-            select(ProductVariant)
-            .where(ProductVariant.id.in_([line.variant_id for line in lines]))
-            .options(joinedload(ProductVariant.product))
-            .execution_options(populate_existing=True)
-        )
-    }
+    ids = [line.variant_id for line in lines]
+    variants = {variant.id: variant for variant in db.session.scalars(_locked_variants(), {"p_ids": ids})}
     _refuse_unavailable(list(variants.values()))
 
-    subtotal = zero
+    subtotal, rows = zero, []
     for line in lines:
         variant = variants[line.variant_id]
         line_total = (variant.price * line.quantity).quantize(CENT)
         subtotal += line_total
-        order.items.append(
-            OrderItem(
-                product=variant.product,
-                variant_id=variant.id,
-                product_name=variant.product.name,
-                variant_sku=variant.sku,
-                size=variant.size,
-                unit_price=variant.price,
-                quantity=line.quantity,
-                line_total=line_total,
-            )
+        rows.append(
+            {
+                "order_id": order_id,
+                "product_id": variant.product_id,
+                "variant_id": variant.id,
+                "product_name": variant.product.name,
+                "variant_sku": variant.sku,
+                "size": variant.size,
+                "unit_price": variant.price,
+                "quantity": line.quantity,
+                "line_total": line_total,
+            }
         )
-    order.subtotal = subtotal
-    order.shipping_cost = shipping_cost_for(subtotal)
-    order.total = subtotal + order.shipping_cost
+    items = _insert_items(rows, variants)
+    shipping_cost = shipping_cost_for(subtotal)
+    final = {
+        "number": f"NX-{now.year}-{order_id:06d}",
+        "subtotal": subtotal,
+        "shipping_cost": shipping_cost,
+        "total": subtotal + shipping_cost,
+        "updated_at": now,  # as written at the insert: the order is made in one transaction
+    }
+    db.session.execute(update(orders).where(orders.c.id == order_id).values(final))
 
     if cart_services.empty_cart(cart_id=cart_id) != len(lines):
         raise CartChanged()
+    order = _as_loaded(Order(id=order_id, **{**values, **final}))
+    set_committed_value(order, "items", items)
     record_creation(order, by_id=user_id)
     for change in changes:
         if change.crossed_low_stock:
