@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from stack import BIN, ROOT, WORK, Server, http, query, run_cli
+from stack import BIN, ROOT, WORK, Server, celery_worker, http, query, queued_messages, run_cli
 
 LUA = ROOT / "bench" / "lua"
 LIST = "/api/store/products/"
@@ -161,7 +161,22 @@ def prepare_checkout(server: Server, *, database: str, env: dict[str, str], run_
 
 
 def run_checkout(server: Server, *, database: str, env: dict[str, str], run_id: str, load: Load, log: Path) -> dict:
-    """Many customers buy the hot variants at once; then the database must show no unit oversold, lost or doubled."""
+    """Many customers buy the hot variants at once; then the database must show no unit oversold, lost or doubled.
+
+    A Celery worker runs alongside, as in production: order e-mails and low-stock alerts run there, on the same
+    cores, and the run waits for it to finish them (`worker_drain_s`: how long after the load it took)."""
+    if "CELERY_BROKER_URL" not in env:  # BENCH_BROKER_URL= : tasks run eagerly in the requests
+        figures = _checkout(server, database=database, env=env, run_id=run_id, load=load, log=log)
+        figures.pop("ended")
+        return figures
+    with celery_worker(env, log=WORK / "worker.log"):
+        figures = _checkout(server, database=database, env=env, run_id=run_id, load=load, log=log)
+        queue = env["CELERY_TASK_DEFAULT_QUEUE"]
+        figures.update(wait_for_worker(database, pattern=f"bench-{run_id}-%", queue=queue, since=figures.pop("ended")))
+    return figures
+
+
+def _checkout(server: Server, *, database: str, env: dict[str, str], run_id: str, load: Load, log: Path) -> dict:
     tokens, variant_ids, initial = prepare_checkout(
         server, database=database, env=env, run_id=run_id, load=load, log=log
     )
@@ -170,6 +185,7 @@ def run_checkout(server: Server, *, database: str, env: dict[str, str], run_id: 
     # One wrk thread per connection: the script keeps each connection's customer and step in its thread.
     args = [str(token_file), str(variant_file), str(load.connections)]
     figures = wrk(server, "checkout.lua", args, load=load, seconds=load.seconds, threads=load.connections, log=log)
+    figures["ended"] = time.monotonic()
     figures.update(verify_checkout(database, run_id=run_id, initial=initial))
     ok = figures["added"] + figures["orders"] + figures["clears"]
     figures["ok_requests"] = ok
@@ -230,3 +246,24 @@ def verify_checkout(database: str, *, run_id: str, initial: dict[int, int]) -> d
         "unaccounted_units": sum(abs(initial[i] - final[i] - sold[i]) for i in initial),
         "orders_in_db": rows[0][3],
     }
+
+
+def wait_for_worker(database: str, *, pattern: str, queue: str, since: float, timeout: float = 120) -> dict:
+    """After the load: wait until the worker has sent every order's confirmation (its notification row exists),
+    the outbox holds nothing unpublished and the queue is empty; how long after the load (`since`) that was,
+    and what is left."""
+    started = since
+    unsent = """SELECT COUNT(*) FROM order_status_history h JOIN orders o ON o.id = h.order_id
+                JOIN users u ON u.id = o.user_id
+                WHERE u.email LIKE %s AND NOT EXISTS (
+                    SELECT 1 FROM sent_notifications s WHERE s.key = 'order-status:' || h.id)"""
+    while True:
+        left = {
+            "unsent_notifications": query(database, unsent, (pattern,))[0][0],
+            "outbox_rows": query(database, "SELECT COUNT(*) FROM outbox_messages")[0][0],
+            "queued_tasks": queued_messages(queue),
+        }
+        if not any(left.values()) or time.monotonic() - started > timeout:
+            break
+        time.sleep(0.25)
+    return {"worker_drain_s": round(time.monotonic() - started, 2), **left}

@@ -26,6 +26,10 @@ WORK = ROOT / "bench" / ".work"  # logs, path lists, tokens, media: scratch, not
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# BENCH_BROKER_URL= (empty) runs the tasks eagerly inside the requests instead, with no worker (for comparison).
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# A queue of this run's own on the shared broker: other runs' workers (the test suites') never see its tasks.
+QUEUE = f"nexus-bench-{os.getpid()}"
 WORKERS = 2
 
 # Settings that could leak in from the caller's shell and change what is measured.
@@ -41,6 +45,8 @@ _APP_SETTINGS = (
     "CACHE_KEY_PREFIX",
     "RATELIMIT_STORAGE_URI",
     "CELERY_BROKER_URL",
+    "CELERY_TASK_DEFAULT_QUEUE",
+    "WORKER_METRICS_PORT",
     "FLASK_ENV",
     "MAIL_BACKEND",
     "MAIL_OUTBOX_FILE",
@@ -125,7 +131,10 @@ class Secrets:
 
 
 def app_env(*, database: str, keys: Secrets, cache_off: bool = False) -> dict[str, str]:
-    """The app's production environment for one database; CACHE_TYPE=NullCache turns the response cache off."""
+    """The app's production environment for one database; CACHE_TYPE=NullCache turns the response cache off.
+
+    As in production (docker-compose.yml), background tasks go through RabbitMQ to a Celery worker
+    (`celery_worker`), on a queue of this run's own."""
     env = {name: value for name, value in os.environ.items() if name not in _APP_SETTINGS}
     env.update(
         {
@@ -140,6 +149,8 @@ def app_env(*, database: str, keys: Secrets, cache_off: bool = False) -> dict[st
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if BROKER_URL:
+        env.update({"CELERY_BROKER_URL": BROKER_URL, "CELERY_TASK_DEFAULT_QUEUE": QUEUE})
     if cache_off:
         env["CACHE_TYPE"] = "NullCache"
     return env
@@ -283,3 +294,72 @@ def _wait_until_up(server: Server, log: Path, timeout: float = 90) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s; see {log}")
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], *, log: Path) -> Iterator[subprocess.Popen]:
+    """The project's worker command (docker-compose.yml's `worker`: threads pool, concurrency 8) on this run's
+    queue; stopped with a warm shutdown at the end, and the queue deleted."""
+    out = log.open("a")
+    process = subprocess.Popen(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "wsgi:celery_app",
+            "worker",
+            "--loglevel=INFO",
+            "--pool=threads",
+            "--concurrency=8",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            # A node name of its own: workers of other runs on the broker would clash over one pidbox queue.
+            f"--hostname={env['CELERY_TASK_DEFAULT_QUEUE']}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start; see {log}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        out.close()
+        delete_queue(env["CELERY_TASK_DEFAULT_QUEUE"])
+
+
+def queued_messages(queue: str) -> int:
+    """Messages waiting in a queue (not those a worker holds)."""
+    from kombu import Connection
+
+    with Connection(BROKER_URL, connect_timeout=2) as connection:
+        channel = connection.channel()
+        try:
+            return channel.queue_declare(queue, passive=True).message_count
+        finally:
+            channel.close()
+
+
+def delete_queue(queue: str) -> None:
+    from kombu import Connection
+
+    try:
+        with Connection(BROKER_URL, connect_timeout=2) as connection:
+            channel = connection.channel()
+            channel.queue_delete(queue)
+            channel.close()
+    except Exception as exc:  # the queue is scratch: a failure to delete it must not fail the run
+        print(f"could not delete queue {queue}: {exc}", file=sys.stderr)
