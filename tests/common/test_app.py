@@ -1,8 +1,12 @@
 """The application shell: health, docs, error shape, settings."""
 
+import subprocess
+import sys
+
 import pytest
 
 from nexus.config import ConfigError
+from tests.conftest import ROOT
 
 
 def test_healthz(client):
@@ -78,3 +82,13 @@ def test_openapi_document_declares_bearer_auth(client):
         "bearerFormat": "JWT",
     }
     assert "/healthz" in spec["paths"]
+
+
+@pytest.mark.parametrize(
+    "module", ["nexus.catalog.models", "nexus.cart.models", "nexus.orders.models", "nexus.catalog.services"]
+)
+def test_each_domain_imports_on_its_own(module):
+    # A fresh interpreter importing only this module (as a Celery worker's app module may): statements built
+    # once must not configure the mappers before every model is imported.
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
 from typing import Any
 
@@ -99,21 +100,23 @@ class CountLookup:
         return total
 
 
-# The generation, and the count cached under it for `p_key` (built once: every list runs it).
-_LOOKUP = (
-    select(CatalogState.generation, ListCount.count)
-    .outerjoin(ListCount, (ListCount.key == bindparam("p_key")) & (ListCount.generation == CatalogState.generation))
-    .where(CatalogState.id == 1)
-)
+@cache
+def _lookup_statement():
+    """The generation, and the count cached under it for `p_key` (built once: every list runs it)."""
+    return (
+        select(CatalogState.generation, ListCount.count)
+        .outerjoin(ListCount, (ListCount.key == bindparam("p_key")) & (ListCount.generation == CatalogState.generation))
+        .where(CatalogState.id == 1)
+    )
 
 
 def lookup(*key_parts: Any) -> CountLookup:
     """Read the generation and the count cached under it: call before reading anything the count depends on."""
     key = key_of(*key_parts)
-    row = db.session.execute(_LOOKUP, {"p_key": key}).one_or_none()
+    row = db.session.execute(_lookup_statement(), {"p_key": key}).one_or_none()
     if row is None:
         _restore_state()
-        row = db.session.execute(_LOOKUP, {"p_key": key}).one_or_none()
+        row = db.session.execute(_lookup_statement(), {"p_key": key}).one_or_none()
     if row is None:
         return CountLookup(key, None, None)  # counted, not cached
     return CountLookup(key, row.generation, row.count)

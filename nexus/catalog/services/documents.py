@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from flask import current_app
@@ -45,7 +46,8 @@ _PRODUCT = (
 _IDS = bindparam("ids", expanding=True)
 
 
-def _parts(*, is_staff: bool) -> Select:
+@cache
+def _parts(is_staff: bool) -> Select:
     """The variants (by size) and images (by id) of the products `ids`, in one statement: one row shape for both,
     `kind` 0 for a variant (sku, size, price, stock, is_active) and 1 for an image (image, thumbnail, alt_text,
     is_main, created_at)."""
@@ -81,10 +83,6 @@ def _parts(*, is_staff: bool) -> Select:
     return union_all(variants, images).order_by("kind", "product_id", "rank")
 
 
-# Built once: a statement made per request costs more Python than its round trip.
-_PARTS = {is_staff: _parts(is_staff=is_staff) for is_staff in (True, False)}
-
-
 def _execute(stmt, params=None):
     # Core execution on the session's connection: plain rows, without the ORM's result machinery.
     return db.session.connection().execute(stmt, params)
@@ -117,7 +115,7 @@ def _documents(rows: Sequence[Any], *, is_staff: bool) -> list[dict]:
 
     # Rows unpacked as tuples, in _parts' column order: the hot loop of a list page (~100 rows).
     for kind, product_id, id_, text1, text2, text3, price, stock, flag, created_at, _rank in _execute(
-        _PARTS[is_staff], {"ids": ids}
+        _parts(is_staff), {"ids": ids}
     ):
         if kind == 0:
             threshold = thresholds[product_id]
@@ -196,12 +194,14 @@ def product_page(stmt: Select, *, is_staff: bool, page: int, page_size: int, cou
     return Page(items=_documents(rows, is_staff=is_staff), count=count, page=page, page_size=page_size)
 
 
-_BY_SLUG = {is_staff: product_rows(Product.slug == bindparam("slug"), *visible(is_staff)) for is_staff in (True, False)}
+@cache
+def _by_slug(is_staff: bool) -> Select:
+    return product_rows(Product.slug == bindparam("slug"), *visible(is_staff))
 
 
 def product_document(*, slug: str, is_staff: bool) -> dict:
     """The product with this slug as the public (or staff) may see it; unknown or hidden → 404."""
-    row = _execute(_BY_SLUG[is_staff], {"slug": slug}).one_or_none()
+    row = _execute(_by_slug(is_staff), {"slug": slug}).one_or_none()
     if row is None:
         raise ProductNotFound()
     return _documents([row], is_staff=is_staff)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -190,6 +191,7 @@ def _summaries():
     )
 
 
+@functools.cache
 def _refresh_statements():
     """(lock, write): lock the products in id order; write the summaries that changed. Built once (a sale runs
     them for every order): making the UPDATE with its aggregate costs more Python than running it."""
@@ -206,9 +208,6 @@ def _refresh_statements():
     return lock, write
 
 
-_REFRESH = _refresh_statements()
-
-
 def refresh_product_summaries(product_ids: Iterable[int]) -> None:
     """Recompute products' lowest active price, in-stock flag, sizes in stock and active price per size in the
     current transaction, and let cached catalog reads go. Call after any change to variants' price, stock or
@@ -220,7 +219,7 @@ def refresh_product_summaries(product_ids: Iterable[int]) -> None:
     # Lock the products first (in id order, after the variants, as every stock change does): the UPDATE
     # below then runs on a fresh snapshot that includes every concurrent change committed before it, so the
     # last transaction to refresh a product sees all of its variants' committed stock and prices.
-    lock, write = _REFRESH
+    lock, write = _refresh_statements()
     db.session.execute(lock, {"p_product_ids": ids})
     if db.session.execute(write, {"p_product_ids": ids}).rowcount:
         counts.bump_on_commit()
