@@ -271,14 +271,19 @@ def gunicorn(env: dict[str, str], *, log: Path) -> Iterator[Server]:
         _wait_until_up(server, log)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
         out.close()
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL after 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _wait_until_up(server: Server, log: Path, timeout: float = 90) -> None:
@@ -330,13 +335,7 @@ def celery_worker(env: dict[str, str], *, log: Path) -> Iterator[subprocess.Pope
             time.sleep(0.2)
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
         out.close()
         delete_queue(env["CELERY_TASK_DEFAULT_QUEUE"])
 

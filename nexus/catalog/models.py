@@ -214,15 +214,18 @@ def product_search_document(name, description) -> ColumnElement:
     return vector(name, "A").op("||")(vector(description, "B"))
 
 
+def _search_text_changed(product: Product) -> bool:
+    """True when this flush writes the product's name or description (what its search vector is made of)."""
+    attrs = inspect(product).attrs
+    return attrs.name.history.has_changes() or attrs.description.history.has_changes()
+
+
 @event.listens_for(Product, "before_insert")
 @event.listens_for(Product, "before_update")
 def _maintain_search_vector(_mapper, connection, product: Product) -> None:
     if connection.dialect.name != "postgresql":
         return
-    state = inspect(product)
-    if state.persistent and not (
-        state.attrs.name.history.has_changes() or state.attrs.description.history.has_changes()
-    ):
+    if inspect(product).persistent and not _search_text_changed(product):
         return
     product.search_vector = product_search_document(literal(product.name), literal(product.description or ""))
 
@@ -259,8 +262,7 @@ def search_terms_of(product_ids: ColumnElement) -> Select:
 def _maintain_search_terms(_mapper, connection, product: Product) -> None:
     if connection.dialect.name != "postgresql":
         return
-    state = inspect(product)
-    if not (state.attrs.name.history.has_changes() or state.attrs.description.history.has_changes()):
+    if not _search_text_changed(product):
         return  # the search vector was not rewritten (the "before" listener above)
     connection.execute(delete(SearchTerm).where(SearchTerm.product_id == product.id))
     connection.execute(insert(SearchTerm).from_select(["product_id", "lexeme", "rank"], search_terms_of([product.id])))
