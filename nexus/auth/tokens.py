@@ -14,13 +14,11 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import ExpiredSignatureError, PyJWTError
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from nexus.auth.exceptions import InvalidToken
 from nexus.auth.models import RevokedToken, User
 from nexus.common.errors import error_response
-from nexus.common.models import utcnow
+from nexus.common.models import upsert_insert, utcnow
 from nexus.extensions import db, jwt
 
 _USER_KEY = "nexus.token_user"
@@ -91,8 +89,9 @@ def add_revocation(payload: dict) -> bool:
         "expires_at": datetime.fromtimestamp(payload["exp"], UTC),
         "revoked_at": datetime.now(UTC),
     }
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    result = db.session.execute(insert(RevokedToken).values(**values).on_conflict_do_nothing(index_elements=["jti"]))
+    result = db.session.execute(
+        upsert_insert(RevokedToken).values(**values).on_conflict_do_nothing(index_elements=["jti"])
+    )
     return result.rowcount == 1
 
 

@@ -159,6 +159,11 @@ class Product(TimestampMixin, db.Model):
         back_populates="product", cascade="all, delete-orphan", order_by="ProductImage.id"
     )
 
+    @staticmethod
+    def sizes_mask(sizes) -> int:
+        """The sizes_in_stock bits of these sizes."""
+        return sum(1 << SIZES.index(size) for size in sizes)
+
     @classmethod
     def size_price(cls, size: str):
         """The column holding the price of the product's active variant of `size`."""

@@ -65,7 +65,7 @@ def _available() -> bool:
         with health.lock:
             for namespace in sorted(health.pending):
                 try:
-                    cache.set(f"version:{namespace}", secrets.token_hex(8), timeout=0)
+                    _set_new_version(namespace)
                 except Exception as exc:
                     _mark_down(exc, f"re-applying the invalidation of {namespace}")
                     return False
@@ -74,11 +74,19 @@ def _available() -> bool:
     return True
 
 
+def _version_key(namespace: str) -> str:
+    return f"version:{namespace}"
+
+
+def _set_new_version(namespace: str) -> None:
+    """A new version for the namespace: nothing cached under an older one is served again."""
+    cache.set(_version_key(namespace), secrets.token_hex(8), timeout=0)
+
+
 def _new_version(namespace: str) -> str | None:
     """The namespace's version after making one when it has none (evicted, or Redis restarted)."""
-    key = f"version:{namespace}"
-    cache.add(key, secrets.token_hex(8), timeout=0)
-    return cache.get(key)
+    cache.add(_version_key(namespace), secrets.token_hex(8), timeout=0)
+    return cache.get(_version_key(namespace))
 
 
 def invalidate_on_commit(*namespaces: str) -> None:
@@ -98,7 +106,7 @@ def bump(*namespaces: str) -> None:
             health.pending.add(namespace)
             continue
         try:
-            cache.set(f"version:{namespace}", secrets.token_hex(8), timeout=0)
+            _set_new_version(namespace)
         except Exception as exc:
             # Owed, not lost: applied before this process serves any cached read again.
             health.pending.add(namespace)
@@ -110,12 +118,17 @@ def enabled() -> bool:
     return current_app.config["CACHE_TYPE"] != "NullCache"
 
 
+def digest(value: Any) -> str:
+    """A short stable name for a JSON-able value (dict keys in any order give the same name)."""
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def cache_key(namespace: str, key: Any) -> str:
     """Where `cached` keeps the entry of `key` in the namespace."""
-    return f"{namespace}:{hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()}"
+    return f"{namespace}:{digest(key)}"
 
 
-def cached(namespace: str, key: Any, build: Callable[[], Any], *, timeout: int | None = None) -> Any:
+def cached(namespace: str, key: Any, build: Callable[[], Any]) -> Any:
     """`build()`'s result, cached under the namespace's current version.
 
     One round trip on a hit: the version and the entry are read together (the entry holds the version it was
@@ -125,7 +138,7 @@ def cached(namespace: str, key: Any, build: Callable[[], Any], *, timeout: int |
         return build()
     entry_key = cache_key(namespace, key)
     try:
-        version, entry = cache.get_many(f"version:{namespace}", entry_key)
+        version, entry = cache.get_many(_version_key(namespace), entry_key)
         if version is None:
             version = _new_version(namespace)
     except Exception as exc:
@@ -137,7 +150,7 @@ def cached(namespace: str, key: Any, build: Callable[[], Any], *, timeout: int |
     if version is None:
         return value
     try:
-        cache.set(entry_key, (version, value), timeout=timeout)
+        cache.set(entry_key, (version, value))
     except Exception as exc:
         _mark_down(exc, f"storing {namespace}")
     return value

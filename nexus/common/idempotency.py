@@ -20,13 +20,11 @@ import flask_smorest
 from flask import Response, current_app, make_response, request
 from flask_jwt_extended import current_user
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nexus.common import outbox
 from nexus.common.errors import Conflict, ValidationFailed
-from nexus.common.models import UTCDateTime, utcnow
+from nexus.common.models import UTCDateTime, upsert_insert, utcnow
 from nexus.extensions import db
 
 log = logging.getLogger(__name__)
@@ -95,9 +93,8 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 def _insert_claim(*, user_id: int, key: str, fingerprint: str) -> bool:
     now = utcnow()
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        insert(IdempotencyKey)
+        upsert_insert(IdempotencyKey)
         .values(
             user_id=user_id,
             key=key,

@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Numeric
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+
+def upsert_insert(target):
+    """An INSERT of `target` (a model or table) that supports ON CONFLICT, for the database in use."""
+    from nexus.extensions import db
+
+    dialect = db.engine.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    return (postgresql if dialect == "postgresql" else sqlite).insert(target)
 
 
 def utcnow() -> datetime:

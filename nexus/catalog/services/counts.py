@@ -16,8 +16,6 @@ product, variant, category or review asks for it too (the ORM writes of tests an
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,11 +24,12 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import bindparam, delete, event, func, literal, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from nexus.catalog.models import CatalogState, Category, ListCount, Product, ProductVariant, Review
+from nexus.common.cache import digest
+from nexus.common.models import upsert_insert
 from nexus.extensions import db
 
 log = logging.getLogger(__name__)
@@ -74,12 +73,8 @@ def _forget(session: Session, transaction) -> None:
         session.info.pop(_BUMP, None)
 
 
-def _insert():
-    return (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert
-
-
 def key_of(*parts: Any) -> str:
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return digest(parts)
 
 
 @dataclass
@@ -133,7 +128,7 @@ def _commit_or_forget(doing: str, stmt) -> None:
 
 
 def _store(key: str, generation: int, total: int) -> None:
-    stmt = _insert()(ListCount).values(key=key, generation=generation, count=total)
+    stmt = upsert_insert(ListCount).values(key=key, generation=generation, count=total)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ListCount.key],
         set_={"generation": stmt.excluded.generation, "count": stmt.excluded.count},
@@ -147,7 +142,7 @@ def _restore_state() -> None:
     every table, as tests do)."""
     # WHERE true: SQLite needs it to tell the SELECT from the ON CONFLICT clause.
     above = select(literal(1), func.coalesce(func.max(ListCount.generation), 0) + 1).where(true())
-    stmt = _insert()(CatalogState).from_select(["id", "generation"], above).on_conflict_do_nothing()
+    stmt = upsert_insert(CatalogState).from_select(["id", "generation"], above).on_conflict_do_nothing()
     _commit_or_forget("restoring the catalog state", stmt)
 
 

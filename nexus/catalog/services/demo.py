@@ -262,7 +262,7 @@ class _Maker:
             "meta_description": "",
             "min_price": min((variant["price"] for variant in active), default=None),
             "in_stock": any(variant["stock"] > 0 for variant in active),
-            "sizes_in_stock": sum(1 << SIZES.index(variant["size"]) for variant in active if variant["stock"] > 0),
+            "sizes_in_stock": Product.sizes_mask(variant["size"] for variant in active if variant["stock"] > 0),
             **{Product.size_price(size).key: None for size in SIZES},
             **{Product.size_price(variant["size"]).key: variant["price"] for variant in active},
             "average_rating": _average([review["rating"] for review in reviews]),

@@ -173,7 +173,7 @@ def _summaries():
         # One variant per size: the sum of the sizes' distinct bits is their bitwise OR.
         "sizes_in_stock": func.coalesce(
             func.sum(
-                case(*((and_(stocked, variant.size == size), 1 << rank) for rank, size in enumerate(SIZES)), else_=0)
+                case(*((and_(stocked, variant.size == size), Product.sizes_mask([size])) for size in SIZES), else_=0)
             ),
             0,
         ),

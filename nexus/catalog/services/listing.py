@@ -27,10 +27,6 @@ _SORT_COLUMNS = {
 }
 
 
-def _sizes_mask(sizes) -> int:
-    return sum(1 << SIZES.index(size) for size in sizes)
-
-
 def _search(text: str) -> tuple[list[ColumnElement], list[ColumnElement] | None]:
     """(criteria, best-match ordering): ranked full-text search on PostgreSQL, a case-insensitive match elsewhere.
 
@@ -78,7 +74,7 @@ def _criteria(
             criteria.append(Product.min_price <= high)
     if filters.get("size"):
         # An active variant of one of the sizes, with stock.
-        criteria.append(Product.sizes_in_stock.op("&")(_sizes_mask(filters["size"])) != 0)
+        criteria.append(Product.sizes_in_stock.op("&")(Product.sizes_mask(filters["size"])) != 0)
     if filters.get("min_rating") is not None:
         criteria.append(Product.average_rating >= filters["min_rating"])
     if filters.get("in_stock") is not None:
