@@ -128,8 +128,11 @@ def test_decompression_bombs_are_refused_before_decoding(client, admin_headers, 
 
 def test_pixel_limit_follows_the_setting(app, client, admin_headers, product, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_IMAGE_PIXELS", 99 * 100)
-    assert upload(client, URL, admin_headers, image_bytes(size=(100, 100))).status_code == 400
+    refused = upload(client, URL, admin_headers, image_bytes(size=(100, 100)))
+    assert refused.status_code == 400
+    assert refused.json["errors"]["form"]["image"] == ["The image has more than 9900 pixels."]
     assert upload(client, URL, admin_headers, image_bytes(size=(99, 100))).status_code == 201
+    assert len(_images(product.id)) == 1
 
 
 @pytest.mark.parametrize(

@@ -108,5 +108,7 @@ def test_movements_refuse_bad_filters(client, admin_headers, query):
 
 
 def test_movements_are_for_staff(client, customer_headers):
-    assert client.get(MOVES).status_code == 401
-    assert client.get(MOVES, headers=customer_headers).status_code == 403
+    anonymous, customer = client.get(MOVES), client.get(MOVES, headers=customer_headers)
+    assert (anonymous.status_code, anonymous.json["code"]) == (401, 401)
+    assert (customer.status_code, customer.json["code"], customer.json["status"]) == (403, 403, "Forbidden")
+    assert "results" not in customer.json
