@@ -84,28 +84,20 @@ def add_variants(
     return added
 
 
-def _variant_or_404(*, slug: str, variant_id: int) -> ProductVariant:
+def _variant_or_404(*, variant_id: int, slug: str | None = None) -> ProductVariant:
+    """The variant with its product, read afresh (after a write too); with `slug`, only if it is that product's."""
+    criteria = [ProductVariant.id == variant_id] + ([Product.slug == slug] if slug is not None else [])
     stmt = (
         select(ProductVariant)
         .join(ProductVariant.product)
-        .where(ProductVariant.id == variant_id, Product.slug == slug)
+        .where(*criteria)
         .options(contains_eager(ProductVariant.product))
+        .execution_options(populate_existing=True)
     )
     variant = db.session.scalars(stmt).one_or_none()
     if variant is None:
         raise VariantNotFound()
     return variant
-
-
-def _reload(variant_id: int) -> ProductVariant:
-    stmt = (
-        select(ProductVariant)
-        .join(ProductVariant.product)
-        .where(ProductVariant.id == variant_id)
-        .options(contains_eager(ProductVariant.product))
-        .execution_options(populate_existing=True)
-    )
-    return db.session.scalars(stmt).one()
 
 
 def create_variant(*, slug: str, data: Mapping[str, Any], by_id: int | None) -> ProductVariant:
@@ -114,7 +106,7 @@ def create_variant(*, slug: str, data: Mapping[str, Any], by_id: int | None) -> 
     (variant,) = add_variants(product_id=product.id, variants=[data], by_id=by_id)
     refresh_product_summaries([product.id])
     commit("products")
-    return _reload(variant.id)
+    return _variant_or_404(variant_id=variant.id)
 
 
 def update_variant(*, slug: str, variant_id: int, changes: Mapping[str, Any], by_id: int | None) -> ProductVariant:
@@ -128,7 +120,7 @@ def update_variant(*, slug: str, variant_id: int, changes: Mapping[str, Any], by
         adjust_stock(variant_id=variant.id, new_stock=changes["stock"], by_id=by_id)
     refresh_product_summaries([variant.product_id])
     commit("products")
-    return _reload(variant.id)
+    return _variant_or_404(variant_id=variant.id)
 
 
 def delete_variant(*, slug: str, variant_id: int) -> None:
