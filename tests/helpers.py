@@ -84,3 +84,16 @@ def run_concurrently(app, count: int, work) -> list:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
     return results
+
+
+def assert_error(response, code: int, *fields: str) -> dict:
+    """The contract's error shape ({code, status, message, ...}), with field errors in the body for each of
+    `fields`; returns the body for further assertions."""
+    assert response.status_code == code, response.json
+    body = response.json
+    assert body["code"] == code
+    assert isinstance(body["status"], str) and body["status"]
+    assert isinstance(body["message"], str) and body["message"]
+    for field in fields:
+        assert body["errors"]["json"][field], body
+    return body

@@ -32,16 +32,6 @@ def secret_in(mail: dict, name: str) -> str:
     return match.group(1)
 
 
-def assert_error(response, code: int, *fields: str) -> None:
-    """The contract's error shape, with field errors in the body for each of `fields`."""
-    assert response.status_code == code, response.json
-    body = response.json
-    assert body["code"] == code
-    assert body["status"] and body["message"]
-    for field in fields:
-        assert body["errors"]["json"][field], body
-
-
 def make_token(user, *, kind: str = "access", expires: timedelta | None = None, **claims) -> str:
     """A token signed with the app's key, with any expiry or claims (flask-jwt-extended, as the app does)."""
     from flask_jwt_extended import create_access_token, create_refresh_token

@@ -8,9 +8,9 @@ from itsdangerous.timed import TimestampSigner
 from nexus.auth import services
 from nexus.auth.models import User
 from nexus.extensions import db
-from tests.auth.conftest import assert_error, auth, register, secret_in
+from tests.auth.conftest import auth, register, secret_in
 from tests.factories import UserFactory
-from tests.helpers import sent_emails, wait_for
+from tests.helpers import assert_error, sent_emails, wait_for
 
 VERIFY = "/api/auth/verify-email/"
 RESEND = "/api/auth/resend-email/"

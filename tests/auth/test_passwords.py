@@ -8,9 +8,9 @@ from itsdangerous.timed import TimestampSigner
 from nexus.auth import services
 from nexus.auth.models import User
 from nexus.extensions import db
-from tests.auth.conftest import assert_error, auth, login, secret_in
+from tests.auth.conftest import auth, login, secret_in
 from tests.factories import PASSWORD, UserFactory
-from tests.helpers import sent_emails
+from tests.helpers import assert_error, sent_emails
 
 CHANGE = "/api/auth/password/change/"
 RESET = "/api/auth/password/reset/"

@@ -4,8 +4,7 @@ import pytest
 
 from nexus.auth.models import User
 from nexus.extensions import db
-from tests.auth.conftest import assert_error
-from tests.helpers import count_queries
+from tests.helpers import assert_error, count_queries
 
 PATHS = ["/api/auth/user/", "/api/store/users/me/"]
 

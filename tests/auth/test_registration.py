@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 
 from nexus.auth.models import User
 from nexus.extensions import db
-from tests.auth.conftest import STRONG_PASSWORD, assert_error, auth, register, secret_in
-from tests.helpers import sent_emails
+from tests.auth.conftest import STRONG_PASSWORD, auth, register, secret_in
+from tests.helpers import assert_error, sent_emails
 
 USER_FIELDS = {
     "id",

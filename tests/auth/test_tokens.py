@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from nexus.auth.models import RevokedToken, User
 from nexus.extensions import db
-from tests.auth.conftest import assert_error, auth, login, make_token
+from tests.auth.conftest import auth, login, make_token
 from tests.conftest import TEST_ENV
 from tests.factories import PASSWORD, UserFactory
+from tests.helpers import assert_error
 
 ME = "/api/auth/user/"
 
