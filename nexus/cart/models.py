@@ -11,10 +11,6 @@ from nexus.catalog.models import Product, ProductVariant
 from nexus.common.models import TimestampMixin, UTCDateTime, utcnow
 from nexus.extensions import db
 
-# Ids are 32-bit integer columns: larger ids cannot exist, and refusing them early keeps every database from
-# overflowing on a client's huge number.
-MAX_ID = 2**31 - 1
-
 
 class Cart(TimestampMixin, db.Model):
     """One cart per user, created on first use."""

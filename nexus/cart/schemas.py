@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
-from nexus.cart.models import MAX_ID
 from nexus.catalog.models import SIZES, ProductStatus
+from nexus.common.api import MAX_ID
 from nexus.common.pagination import PaginationArgsSchema
 from nexus.common.schemas import InputSchema, Money
 

@@ -24,9 +24,6 @@ from nexus.catalog.models import Product
 from nexus.common.models import Money, TimestampMixin, UTCDateTime, utcnow
 from nexus.extensions import db
 
-# Ids are 32-bit integer columns: a larger id cannot exist, and looking one up would overflow the database.
-MAX_ID = 2**31 - 1
-
 
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pycountry
 from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate, validates_schema
 
+from nexus.common.api import MAX_ID
 from nexus.common.pagination import PaginationArgsSchema
 from nexus.common.schemas import InputSchema, Money
-from nexus.orders.models import MAX_ID, OrderPaymentStatus, OrderStatus, PaymentMethod, PaymentStatus
+from nexus.orders.models import OrderPaymentStatus, OrderStatus, PaymentMethod, PaymentStatus
 
 # -- output ---------------------------------------------------------------------------------------------
 

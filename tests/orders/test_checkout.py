@@ -195,7 +195,9 @@ def test_missing_or_read_only_fields_are_400(client, customer, customer_headers,
 
 
 def test_checkout_needs_a_token(client):
-    assert client.post(ORDERS, json={"shipping_address": ADDRESS}).status_code == 401
+    response = client.post(ORDERS, json={"shipping_address": ADDRESS})
+    assert response.status_code == 401 and response.json["code"] == 401
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
 
 
 def test_a_sale_to_the_threshold_alerts_staff_once_per_crossing(client, admin, customer, customer_headers):

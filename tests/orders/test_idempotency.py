@@ -114,7 +114,14 @@ def test_an_expired_key_runs_again_and_the_purge_removes_old_keys(client, custom
 
 def test_a_key_longer_than_255_characters_is_400(client, customer, customer_headers, variant):
     fill_cart(customer, (variant, 1))
-    assert checkout(client, {**customer_headers, "Idempotency-Key": "k" * 256}).status_code == 400
+    refused = checkout(client, {**customer_headers, "Idempotency-Key": "k" * 256})
+    assert refused.status_code == 400
+    assert refused.json == {
+        "code": 400,
+        "status": "Bad Request",
+        "message": "The Idempotency-Key header must be 1 to 255 characters.",
+    }
+    assert _orders() == 0
     assert checkout(client, {**customer_headers, "Idempotency-Key": "k" * 255}).status_code == 201
 
 

@@ -135,8 +135,11 @@ def test_confirm_without_a_body_and_for_cards(client, customer_headers, admin_he
     response = client.post(f"{PAYMENTS}{bank['id']}/confirm/", headers=admin_headers)
     assert response.status_code == 200 and response.json["transaction_id"] == f"manual-{bank['id']}"
     card = PaymentFactory(order=db.session.get(Order, placed_order["id"]), status=PaymentStatus.FAILED)
-    assert client.post(f"{PAYMENTS}{card.id}/confirm/", headers=admin_headers).status_code == 409
-    assert client.post(f"{PAYMENTS}99999/confirm/", headers=admin_headers).status_code == 404
+    refused = client.post(f"{PAYMENTS}{card.id}/confirm/", headers=admin_headers)
+    assert refused.status_code == 409 and refused.json["code"] == 409
+    assert fresh_payment(card.id).status == PaymentStatus.FAILED
+    missing = client.post(f"{PAYMENTS}99999/confirm/", headers=admin_headers)
+    assert missing.status_code == 404 and missing.json["code"] == 404
 
 
 def test_payment_lists_and_details_are_the_owners(client, customer, other_customer, customer_headers, other_headers,

@@ -17,10 +17,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager, joinedload
 
 from nexus.cart.exceptions import CartItemNotFound, NotEnoughStock, VariantNotFound, VariantUnavailable
-from nexus.cart.models import MAX_ID, Cart, CartItem
+from nexus.cart.models import Cart, CartItem
 from nexus.cart.services.views import CartLine, CartView, cart_lines, cart_lines_with_images, main_image_column
 from nexus.catalog.models import ProductStatus, ProductVariant
 from nexus.common import outbox
+from nexus.common.api import MAX_ID
 from nexus.common.errors import NexusError, ValidationFailed
 from nexus.common.models import utcnow
 from nexus.common.pagination import Page, paginate

@@ -6,13 +6,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 
 from nexus.cart.exceptions import ProductNotAvailable, ProductNotFound, WishlistItemNotFound
-from nexus.cart.models import MAX_ID, WishlistItem
+from nexus.cart.models import WishlistItem
 from nexus.cart.services.carts import upsert_insert
 from nexus.cart.services.views import WishlistEntry, wishlist_entries
 from nexus.catalog import services as catalog_services
 from nexus.catalog.exceptions import ProductNotFound as CatalogProductNotFound
 from nexus.catalog.models import Product, ProductStatus
 from nexus.common import outbox
+from nexus.common.api import MAX_ID
 from nexus.common.models import utcnow
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db

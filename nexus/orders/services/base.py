@@ -9,10 +9,11 @@ from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.common import outbox
+from nexus.common.api import MAX_ID
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
-from nexus.orders.models import MAX_ID, Order, OrderItem, OrderStatus, OrderStatusHistory
+from nexus.orders.models import Order, OrderItem, OrderStatus, OrderStatusHistory
 
 # The one path an order walks, a step at a time; cancellation is the only way off it.
 NEXT_STEP = {
