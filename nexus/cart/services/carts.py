@@ -11,9 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
 from nexus.cart.exceptions import CartItemNotFound, NotEnoughStock, VariantNotFound, VariantUnavailable
@@ -23,7 +21,7 @@ from nexus.catalog.models import ProductStatus, ProductVariant
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
 from nexus.common.errors import NexusError, ValidationFailed
-from nexus.common.models import utcnow
+from nexus.common.models import upsert_insert, utcnow
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
@@ -43,16 +41,6 @@ def _prepared(name: str, build):
 def _with_variant_and_product():
     # Built per query, not at import: loader options configure the mappers, which needs every model imported.
     return joinedload(CartItem.variant, innerjoin=True).joinedload(ProductVariant.product, innerjoin=True)
-
-
-def upsert_insert(table: Table):
-    """An INSERT that supports ON CONFLICT, for the database in use."""
-    dialect = db.engine.dialect.name
-    if dialect == "postgresql":
-        return pg_insert(table)
-    if dialect == "sqlite":
-        return sqlite_insert(table)
-    raise NotImplementedError(f"no upsert for the {dialect} dialect")
 
 
 def check_quantity(quantity: object, *, field: str = "quantity") -> int:

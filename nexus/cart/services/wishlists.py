@@ -7,14 +7,13 @@ from sqlalchemy.orm import joinedload
 
 from nexus.cart.exceptions import ProductNotAvailable, ProductNotFound, WishlistItemNotFound
 from nexus.cart.models import WishlistItem
-from nexus.cart.services.carts import upsert_insert
 from nexus.cart.services.views import WishlistEntry, wishlist_entries
 from nexus.catalog import services as catalog_services
 from nexus.catalog.exceptions import ProductNotFound as CatalogProductNotFound
 from nexus.catalog.models import Product, ProductStatus
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
-from nexus.common.models import utcnow
+from nexus.common.models import upsert_insert, utcnow
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
 from nexus.auth.models import User
 from nexus.catalog.models import ProductVariant
 from nexus.common import outbox
+from nexus.common.models import upsert_insert
 from nexus.common.observability import STOCK_ALERTS
 from nexus.common.tasks import send_email_task
 from nexus.extensions import db
@@ -26,8 +25,7 @@ _SUBJECTS = {
 
 def _claim(key: str) -> bool:
     """True the first time a key is seen: the notification is then sent in the same transaction."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(SentNotification).values(key=key).on_conflict_do_nothing(index_elements=["key"])
+    stmt = upsert_insert(SentNotification).values(key=key).on_conflict_do_nothing(index_elements=["key"])
     return db.session.execute(stmt).rowcount == 1
 
 

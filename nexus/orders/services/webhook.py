@@ -9,11 +9,10 @@ import time
 
 from flask import current_app
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from nexus.common import outbox
 from nexus.common.errors import ValidationFailed
+from nexus.common.models import upsert_insert
 from nexus.extensions import db
 from nexus.orders.exceptions import InvalidSignature
 from nexus.orders.models import PaymentStatus, WebhookEvent
@@ -76,10 +75,9 @@ def handle_payment_webhook(*, payload: bytes, signature: str | None) -> dict:
     event = _parse(payload)
     provider = current_app.config["PAYMENT_PROVIDER"]
     try:
-        insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
         # The unique (provider, event id) admits the event once; a concurrent copy waits here, then sees it.
         row_id = db.session.scalar(
-            insert(WebhookEvent)
+            upsert_insert(WebhookEvent)
             .values(provider=provider, event_id=event["id"], type=event["type"], payload=event, outcome="received")
             .on_conflict_do_nothing(index_elements=["provider", "event_id"])
             .returning(WebhookEvent.id)
