@@ -34,12 +34,14 @@ _STATE = "nexus_cache_state"
 
 
 class _CacheHealth:
-    """Per app and process: when the cache may be tried again, and the bumps it still owes."""
+    """Per app and process: when the cache may be tried again, the bumps it still owes, and the process's copies
+    of entries it served (see `cached`)."""
 
     def __init__(self) -> None:
         self.down_until = 0.0
         self.pending: set[str] = set()
         self.lock = threading.Lock()
+        self.copies: dict[str, tuple[str, Any]] = {}
 
 
 def _health() -> _CacheHealth:
@@ -128,23 +130,39 @@ def cache_key(namespace: str, key: Any) -> str:
     return f"{namespace}:{digest(key)}"
 
 
+# The process keeps copies of at most this many entries (a few MB of JSON); past that it starts again.
+LOCAL_COPIES = 256
+
+
 def cached(namespace: str, key: Any, build: Callable[[], Any]) -> Any:
     """`build()`'s result, cached under the namespace's current version.
 
-    One round trip on a hit: the version and the entry are read together (the entry holds the version it was
-    built under, and only counts when that is still the namespace's version).
+    One round trip on a hit. An entry holds the version it was built under and only counts while that is still
+    the namespace's version. The process keeps a copy of each entry it served: when it has one, it asks the cache
+    for the version alone (a few bytes rather than the whole entry), and serves the copy if it is still current.
+    Otherwise the version and the entry are read together. Either way the version is read from the shared cache
+    on every request, so no process serves an entry after a write's bump.
     """
     if not enabled() or not _available():
         return build()
     entry_key = cache_key(namespace, key)
+    copies = _health().copies
+    copy = copies.get(entry_key)
     try:
-        version, entry = cache.get_many(_version_key(namespace), entry_key)
+        if copy is not None:
+            version, entry = cache.get(_version_key(namespace)), None
+            if version is not None and copy[0] == version:
+                return copy[1]
+            entry = cache.get(entry_key)  # another process may have built it under the new version
+        else:
+            version, entry = cache.get_many(_version_key(namespace), entry_key)
         if version is None:
             version = _new_version(namespace)
     except Exception as exc:
         _mark_down(exc, "reading")
         return build()
     if entry is not None and version is not None and entry[0] == version:
+        _keep(copies, entry_key, entry)
         return entry[1]
     value = build()
     if version is None:
@@ -153,4 +171,12 @@ def cached(namespace: str, key: Any, build: Callable[[], Any]) -> Any:
         cache.set(entry_key, (version, value))
     except Exception as exc:
         _mark_down(exc, f"storing {namespace}")
+        return value
+    _keep(copies, entry_key, (version, value))
     return value
+
+
+def _keep(copies: dict[str, tuple[str, Any]], key: str, entry: tuple[str, Any]) -> None:
+    if len(copies) >= LOCAL_COPIES and key not in copies:
+        copies.clear()
+    copies[key] = entry

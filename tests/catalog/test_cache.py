@@ -6,7 +6,7 @@ import pytest
 
 from nexus.catalog.models import MovementReason
 from nexus.catalog.services import StockLine, take_stock
-from nexus.common.cache import bump, cache_key
+from nexus.common.cache import _health, bump, cache_key
 from nexus.common.outbox import commit
 from nexus.extensions import cache
 from tests.catalog.conftest import image_bytes, upload
@@ -177,19 +177,57 @@ def test_the_list_envelope_links_are_per_request_around_cached_items(client, sho
     assert client.get(first.json["next"]).json["previous"].endswith("?page_size=1&ordering=name&page=1")
 
 
+def _doctor(client, url: str, old: bytes, new: bytes) -> tuple[str, bytes]:
+    """Rewrite the shared entry of `url` in place (it keeps its key and version), as another process could have
+    built it, and drop this process's copies so that the next read takes the shared entry. → (key, old body)"""
+    with client.application.app_context():
+        key = cache_key("products", ["http", "localhost", "", url + "?"])  # public_read's key: the URL
+        version, body = cache.get(key)
+        cache.set(key, (version, body.replace(old, new)))
+        _health().copies.clear()
+    return key, body
+
+
 def test_an_entry_built_under_an_older_version_is_never_served(client, shop):
     client.get(PRODUCT)
-    with client.application.app_context():
-        # Doctor the cached body in place: the entry keeps its key and version.
-        key = cache_key("products", ["http", "localhost", "", PRODUCT + "?"])  # public_read's key: the URL
-        version, body = cache.get(key)
-        cache.set(key, (version, body.replace("Linen Shirt", "Stale Shirt")))
+    key, body = _doctor(client, PRODUCT, b"Linen Shirt", b"Stale Shirt")
     assert client.get(PRODUCT).json["name"] == "Stale Shirt"  # what a hit serves is the entry
     with client.application.app_context():
         bump("products")
         assert cache.get(key)[1] != body  # still there, under its older version
     response = client.get(PRODUCT)
     assert response.status_code == 200 and response.json["name"] == "Linen Shirt"
+
+
+def test_the_process_copy_is_served_while_the_version_stands_and_never_after_a_bump(client, shop):
+    client.get(PRODUCT)  # miss: built, stored, and copied in the process
+    client.get(PRODUCT)  # hit: the process's copy, only the version read
+    with client.application.app_context():
+        key = cache_key("products", ["http", "localhost", "", PRODUCT + "?"])
+        version, body = cache.get(key)
+        cache.set(key, (version, body.replace(b"Linen Shirt", b"Shared Shirt")))
+    # The copy is served (the shared entry, rewritten, is not even read) while the version is the same...
+    with count_queries() as queries:
+        assert client.get(PRODUCT).json["name"] == "Linen Shirt"
+    assert queries == []
+    # ... and never once a write (in any process) bumped the version: then the database is read again.
+    with client.application.app_context():
+        bump("products")
+    with count_queries() as queries:
+        assert client.get(PRODUCT).json["name"] == "Linen Shirt"
+    assert queries
+
+
+def test_an_outdated_copy_takes_the_entry_another_process_built_under_the_new_version(client, shop):
+    client.get(PRODUCT)
+    with client.application.app_context():
+        key = cache_key("products", ["http", "localhost", "", PRODUCT + "?"])
+        body = cache.get(key)[1]
+        bump("products")  # this process's copy is outdated now
+        cache.set(key, (cache.get("version:products"), body.replace(b"Linen Shirt", b"Rebuilt Shirt")))
+    with count_queries() as queries:
+        assert client.get(PRODUCT).json["name"] == "Rebuilt Shirt"
+    assert queries == []
 
 
 def test_a_hit_is_answered_before_the_query_is_parsed(client, shop, monkeypatch):

@@ -37,7 +37,7 @@ def public_read(namespace: str) -> Callable:
         def read(*args, **kwargs) -> Response:
             if viewer_is_staff() or not cache.enabled():
                 return view(*args, **kwargs)
-            build = lambda: view(*args, **kwargs).get_data(as_text=True)  # noqa: E731
+            build = lambda: view(*args, **kwargs).get_data()  # noqa: E731  (bytes: sent as they are)
             # The URL as the envelope's links are made of it (werkzeug's host_url costs more to build).
             url = (request.scheme, request.host, request.root_path, request.full_path)
             body = cache.cached(namespace, url, build)
