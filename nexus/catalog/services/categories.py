@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import BindParameter, Select, exists, func, select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import FileStorage
 
@@ -21,7 +21,7 @@ from nexus.extensions import db
 _TREE_LOCK = 0x6361746567
 
 
-def subtree_ids(root_id: int) -> Select:
+def subtree_ids(root_id: int | BindParameter) -> Select:
     """Ids of a category and of every category below it, at any depth: one recursive CTE."""
     tree = select(Category.id).where(Category.id == root_id).cte("category_subtree", recursive=True)
     # UNION (not UNION ALL) also stops on a loop, should one ever exist.

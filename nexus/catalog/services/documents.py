@@ -113,10 +113,10 @@ def _documents(rows: Sequence[Any], *, is_staff: bool) -> list[dict]:
     def url(name: str | None) -> str | None:
         return media + name.lstrip("/") if name else None  # nexus.common.media.media_url, without a lookup each
 
-    # Rows unpacked as tuples, in _parts' column order: the hot loop of a list page (~100 rows).
-    for kind, product_id, id_, text1, text2, text3, price, stock, flag, created_at, _rank in _execute(
-        _parts(is_staff), {"ids": ids}
-    ):
+    # Rows fetched at once (not one fetch per row) and unpacked as tuples, in _parts' column order: the hot loop
+    # of a list page (~100 rows).
+    parts = _execute(_parts(is_staff), {"ids": ids}).all()
+    for kind, product_id, id_, text1, text2, text3, price, stock, flag, created_at, _rank in parts:
         if kind == 0:
             threshold = thresholds[product_id]
             variants[product_id].append(
@@ -187,10 +187,11 @@ def _documents(rows: Sequence[Any], *, is_staff: bool) -> list[dict]:
     ]
 
 
-def product_page(stmt: Select, *, is_staff: bool, page: int, page_size: int, count: int) -> Page:
-    """A page of `stmt` (product_rows(...), ordered) as documents; past the end → 404."""
+def product_page(stmt: Select, params: dict, *, is_staff: bool, page: int, page_size: int, count: int) -> Page:
+    """A page of `stmt` (product_rows(...), ordered, with LIMIT p_limit OFFSET p_offset) as documents, `params`
+    binding its other parameters; past the end → 404."""
     check_page(page=page, page_size=page_size, count=count)
-    rows = _execute(stmt.limit(page_size).offset((page - 1) * page_size)).all()
+    rows = _execute(stmt, {**params, "p_limit": page_size, "p_offset": (page - 1) * page_size}).all()
     return Page(items=_documents(rows, is_staff=is_staff), count=count, page=page, page_size=page_size)
 
 

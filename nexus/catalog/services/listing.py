@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Text, and_, cast, func, literal, or_
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, func, literal, or_, select
 
 from nexus.catalog.models import SEARCH_CONFIG, SIZES, Product, SearchTerm
 from nexus.catalog.services import counts
 from nexus.catalog.services.categories import category_id_by_slug, subtree_ids
 from nexus.catalog.services.documents import product_page, product_rows
-from nexus.catalog.services.helpers import count, like_pattern
+from nexus.catalog.services.helpers import like_pattern
 from nexus.catalog.services.lookup import visible
 from nexus.common.pagination import Page
 from nexus.extensions import db
@@ -27,62 +28,86 @@ _SORT_COLUMNS = {
 }
 
 
-def _search(text: str) -> tuple[list[ColumnElement], list[ColumnElement] | None]:
-    """(criteria, best-match ordering): ranked full-text search on PostgreSQL, a case-insensitive match elsewhere.
+# The parameters of the list's statements (bound per request: each statement is built once per shape).
+_CATEGORY = bindparam("p_category")
+_LOW, _HIGH = bindparam("p_low"), bindparam("p_high")
+_SIZES = bindparam("p_sizes")
+_STATUS, _MIN_RATING, _IN_STOCK = bindparam("p_status"), bindparam("p_min_rating"), bindparam("p_in_stock")
+_SEARCH = bindparam("p_search")
+_LIMIT, _OFFSET = bindparam("p_limit"), bindparam("p_offset")
+
+
+def _search_kind(text: str) -> str:
+    """How a search runs: ranked full-text search on PostgreSQL — from the term index for one plain word
+    ("word"), ranking every match otherwise ("words") — and a case-insensitive match elsewhere ("like")."""
+    if db.engine.dialect.name != "postgresql":
+        return "like"
+    return "word" if _ONE_WORD.fullmatch(text.strip()) else "words"
+
+
+def _search(kind: str) -> tuple[list[ColumnElement], list[ColumnElement] | None]:
+    """(criteria, best-match ordering) of a search of this kind, on the parameter p_search.
 
     A search of one plain word is one lexeme (or none, for a stop word), whose rank in every product is stored in
     search_terms: PostgreSQL reads the best matches from its index in order, without ranking every match. The
     ranks are the same ts_rank_cd values, so the order is the same as ranking them all."""
-    if db.engine.dialect.name == "postgresql":
-        query = func.websearch_to_tsquery(literal(SEARCH_CONFIG), text)
-        if _ONE_WORD.fullmatch(text.strip()):
-            lexeme = func.btrim(cast(query, Text), "'")
-            criteria = [SearchTerm.product_id == Product.id, SearchTerm.lexeme == lexeme]
-            return criteria, [SearchTerm.rank.desc(), SearchTerm.product_id.desc()]
-        rank = func.ts_rank_cd(Product.search_vector, query)
-        return [Product.search_vector.bool_op("@@")(query)], [rank.desc(), Product.id.desc()]
-    pattern = like_pattern(text)
-    return [or_(Product.name.ilike(pattern, escape="\\"), Product.description.ilike(pattern, escape="\\"))], None
+    if kind == "like":
+        return [or_(Product.name.ilike(_SEARCH, escape="\\"), Product.description.ilike(_SEARCH, escape="\\"))], None
+    query = func.websearch_to_tsquery(literal(SEARCH_CONFIG), _SEARCH)
+    if kind == "word":
+        lexeme = func.btrim(cast(query, Text), "'")
+        criteria = [SearchTerm.product_id == Product.id, SearchTerm.lexeme == lexeme]
+        return criteria, [SearchTerm.rank.desc(), SearchTerm.product_id.desc()]
+    rank = func.ts_rank_cd(Product.search_vector, query)
+    return [Product.search_vector.bool_op("@@")(query)], [rank.desc(), Product.id.desc()]
 
 
-def _criteria(
-    filters: Mapping[str, Any], *, is_staff: bool
-) -> tuple[list[ColumnElement], list[ColumnElement] | None, counts.CountLookup]:
-    """(criteria, best-match ordering of a search, the list's cached count). The variant filters read the
-    products' exact summaries of their variants."""
-    # The cached count first, before anything it depends on is read (see catalog.services.counts).
-    known = counts.lookup("products", is_staff, {name: value for name, value in filters.items() if name != "ordering"})
-    criteria = visible(is_staff)
+class _Shape(NamedTuple):
+    """Which filters a list has (not their values) and its order: the list's statements depend on nothing else."""
+
+    is_staff: bool
+    status: bool
+    category: bool
+    low: bool
+    high: bool
+    size: bool
+    min_rating: bool
+    in_stock: bool
+    search: str | None
+    ordering: str | None
+
+
+def _criteria(shape: _Shape) -> tuple[list[ColumnElement], list[ColumnElement] | None]:
+    """(criteria, best-match ordering of a search). The variant filters read the products' exact summaries of
+    their variants."""
+    criteria = visible(shape.is_staff)
     rank = None
-    if filters.get("status") is not None:
-        criteria.append(Product.status == filters["status"])
-    if filters.get("category"):
-        root = category_id_by_slug(filters["category"], field="category", location="query", is_staff=is_staff)
-        criteria.append(Product.category_id.in_(subtree_ids(root)))
-    low, high = filters.get("min_price"), filters.get("max_price")
-    if low is not None or high is not None:
+    if shape.status:
+        criteria.append(Product.status == _STATUS)
+    if shape.category:
+        criteria.append(Product.category_id.in_(subtree_ids(_CATEGORY)))
+    if shape.low or shape.high:
         # One active variant priced within the range (not merely the lowest price): one of the six sizes' prices.
         in_range = []
         for size in SIZES:
             price = Product.size_price(size)
-            bounds = ([price >= low] if low is not None else []) + ([price <= high] if high is not None else [])
-            in_range.append(and_(*bounds))
+            in_range.append(and_(*([price >= _LOW] if shape.low else []), *([price <= _HIGH] if shape.high else [])))
         criteria.append(or_(*in_range))
-        if high is not None:
+        if shape.high:
             # Implied by the above (the lowest price is at most the one in range): lets the price orderings'
             # indexes skip the products priced above the range.
-            criteria.append(Product.min_price <= high)
-    if filters.get("size"):
+            criteria.append(Product.min_price <= _HIGH)
+    if shape.size:
         # An active variant of one of the sizes, with stock.
-        criteria.append(Product.sizes_in_stock.op("&")(Product.sizes_mask(filters["size"])) != 0)
-    if filters.get("min_rating") is not None:
-        criteria.append(Product.average_rating >= filters["min_rating"])
-    if filters.get("in_stock") is not None:
-        criteria.append(Product.in_stock.is_(filters["in_stock"]))
-    if filters.get("search"):
-        matches, rank = _search(filters["search"])
+        criteria.append(Product.sizes_in_stock.op("&")(_SIZES) != 0)
+    if shape.min_rating:
+        criteria.append(Product.average_rating >= _MIN_RATING)
+    if shape.in_stock:
+        criteria.append(Product.in_stock == _IN_STOCK)
+    if shape.search:
+        matches, rank = _search(shape.search)
         criteria.extend(matches)
-    return criteria, rank, known
+    return criteria, rank
 
 
 def _ordering(ordering: str | None, rank: list[ColumnElement] | None) -> list[ColumnElement]:
@@ -99,15 +124,58 @@ def _ordering(ordering: str | None, rank: list[ColumnElement] | None) -> list[Co
     return [primary, Product.id.desc() if descending else Product.id.asc()]
 
 
+@cache
+def _statements(shape: _Shape) -> tuple[Select, Select]:
+    """(page, count) of lists of this shape, built once: SQLAlchemy then reuses their compiled form as it is,
+    rather than building, compiling-cache-matching and adapting new statement objects on every request."""
+    criteria, rank = _criteria(shape)
+    page = product_rows(*criteria).order_by(*_ordering(shape.ordering, rank)).limit(_LIMIT).offset(_OFFSET)
+    return page, select(func.count()).select_from(Product).where(*criteria)
+
+
+def _bound(filters: Mapping[str, Any], shape: _Shape, *, is_staff: bool) -> dict[str, Any]:
+    """The values of the shape's parameters (an unknown category slug is a 400)."""
+    params: dict[str, Any] = {}
+    if shape.status:
+        params["p_status"] = filters["status"]
+    if shape.category:
+        params["p_category"] = category_id_by_slug(
+            filters["category"], field="category", location="query", is_staff=is_staff
+        )
+    if shape.low:
+        params["p_low"] = filters["min_price"]
+    if shape.high:
+        params["p_high"] = filters["max_price"]
+    if shape.size:
+        params["p_sizes"] = Product.sizes_mask(filters["size"])
+    if shape.min_rating:
+        params["p_min_rating"] = filters["min_rating"]
+    if shape.in_stock:
+        params["p_in_stock"] = filters["in_stock"]
+    if shape.search:
+        params["p_search"] = like_pattern(filters["search"]) if shape.search == "like" else filters["search"]
+    return params
+
+
 def list_products(*, filters: Mapping[str, Any], is_staff: bool, page: int, page_size: int) -> Page:
     """A page of product documents matching every filter given; a fixed number of statements whatever the
     page size."""
-    criteria, rank, known = _criteria(filters, is_staff=is_staff)
-    stmt = product_rows(*criteria).order_by(*_ordering(filters.get("ordering"), rank))
-    return product_page(
-        stmt,
+    # The cached count first, before anything it depends on is read (see catalog.services.counts).
+    known = counts.lookup("products", is_staff, {name: value for name, value in filters.items() if name != "ordering"})
+    search = filters.get("search")
+    shape = _Shape(
         is_staff=is_staff,
-        page=page,
-        page_size=page_size,
-        count=known.resolve(lambda: count(Product.id, *criteria)),
+        status=filters.get("status") is not None,
+        category=bool(filters.get("category")),
+        low=filters.get("min_price") is not None,
+        high=filters.get("max_price") is not None,
+        size=bool(filters.get("size")),
+        min_rating=filters.get("min_rating") is not None,
+        in_stock=filters.get("in_stock") is not None,
+        search=_search_kind(search) if search else None,
+        ordering=filters.get("ordering"),
     )
+    page_stmt, count_stmt = _statements(shape)
+    params = _bound(filters, shape, is_staff=is_staff)
+    total = known.resolve(lambda: db.session.scalar(count_stmt, params))
+    return product_page(page_stmt, params, is_staff=is_staff, page=page, page_size=page_size, count=total)
