@@ -36,13 +36,14 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from nexus.celery_app import celery_init_app
-    from nexus.common import observability
+    from nexus.common import database, observability
     from nexus.common.errors import register_error_handlers
     from nexus.extensions import api, cache, cors, db, jwt, limiter, migrate
 
     # First: its request id and headers then reach every response, errors included.
     observability.init_app(app)
     db.init_app(app)
+    database.init_app(app, db)
     migrate.init_app(
         app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True, compare_type=True
     )

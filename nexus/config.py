@@ -57,7 +57,8 @@ def is_production() -> bool:
 
 
 def _engine_options() -> dict:
-    options: dict = {"pool_pre_ping": True}
+    # Connections are checked before use only after sitting idle (nexus/common/database.py), not at every checkout.
+    options: dict = {"pool_pre_ping": False}
     if database_url().startswith("postgresql"):
         # A database that does not answer fails a request in seconds (503), not after the OS's TCP timeout.
         options["connect_args"] = {"connect_timeout": _int("DATABASE_CONNECT_TIMEOUT", 3)}
@@ -96,6 +97,7 @@ def load_config() -> dict:
         # Database
         "SQLALCHEMY_DATABASE_URI": database_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
+        "DATABASE_PING_AFTER_SECONDS": float(_env("DATABASE_PING_AFTER_SECONDS", "1")),
         # JWT
         "JWT_SECRET_KEY": jwt_secret or secret_key or DEV_SECRET,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=_int("JWT_ACCESS_MINUTES", 30)),
