@@ -43,7 +43,7 @@ def _init_extensions(app: Flask) -> None:
     # First: its request id and headers then reach every response, errors included.
     observability.init_app(app)
     db.init_app(app)
-    database.init_app(app, db)
+    database.init_app(app)
     migrate.init_app(
         app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True, compare_type=True
     )

@@ -42,7 +42,7 @@ def sent_emails(*, to: str | None = None, wait: bool = True) -> list[dict]:
 @contextmanager
 def count_queries():
     """Count the SQL statements run inside the block: `with count_queries() as queries: ...; len(queries)`."""
-    from nexus.extensions import db
+    from nexus.common.database import engines
 
     statements: list[str] = []
 
@@ -50,11 +50,14 @@ def count_queries():
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
             statements.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    watched = engines()  # the session's engine and the read engine (nexus.common.database)
+    for engine in watched:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        for engine in watched:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def run_concurrently(app, count: int, work) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, exists, func, select
+from sqlalchemy import BindParameter, Connection, Select, exists, func, select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import FileStorage
 
@@ -55,9 +55,13 @@ def get_category_or_404(*, slug: str, is_staff: bool = True) -> Category:
     return category
 
 
-def category_id_by_slug(slug: str, *, field: str, location: str = "json", is_staff: bool = True) -> int:
-    """The id of the category with this slug; an unknown slug is a 400 on `field`."""
-    category_id = db.session.scalar(select(Category.id).where(Category.slug == slug, *_visible(is_staff)))
+def category_id_by_slug(
+    slug: str, *, field: str, location: str = "json", is_staff: bool = True, reader: Connection | None = None
+) -> int:
+    """The id of the category with this slug; an unknown slug is a 400 on `field`. `reader`: the connection to read
+    it with (a read outside the session's transaction), else the session."""
+    stmt = select(Category.id).where(Category.slug == slug, *_visible(is_staff))
+    category_id = (reader or db.session).scalar(stmt)
     if category_id is None:
         raise ValidationFailed(errors={location: {field: [f"Unknown category {slug!r}."]}})
     return category_id

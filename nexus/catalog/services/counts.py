@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from nexus.catalog.models import CatalogState, Category, ListCount, Product, ProductVariant, Review
 from nexus.common.cache import digest
+from nexus.common.database import read_connection
 from nexus.common.models import upsert_insert
 from nexus.extensions import db
 
@@ -108,10 +109,10 @@ def _lookup_statement():
 def lookup(*key_parts: Any) -> CountLookup:
     """Read the generation and the count cached under it: call before reading anything the count depends on."""
     key = key_of(*key_parts)
-    row = db.session.execute(_lookup_statement(), {"p_key": key}).one_or_none()
+    row = read_connection().execute(_lookup_statement(), {"p_key": key}).one_or_none()
     if row is None:
         _restore_state()
-        row = db.session.execute(_lookup_statement(), {"p_key": key}).one_or_none()
+        row = read_connection().execute(_lookup_statement(), {"p_key": key}).one_or_none()
     if row is None:
         return CountLookup(key, None, None)  # counted, not cached
     return CountLookup(key, row.generation, row.count)

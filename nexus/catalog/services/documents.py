@@ -20,9 +20,9 @@ from sqlalchemy import ColumnElement, Select, bindparam, cast, literal_column, n
 from nexus.catalog.exceptions import ProductNotFound
 from nexus.catalog.models import Category, Product, ProductImage, ProductVariant, seo_description, seo_title
 from nexus.catalog.services.lookup import visible
+from nexus.common.database import read_connection
 from nexus.common.models import UTCDateTime
 from nexus.common.pagination import Page, check_page
-from nexus.extensions import db
 
 _PRODUCT = (
     Product.id,
@@ -84,8 +84,8 @@ def _parts(is_staff: bool) -> Select:
 
 
 def _execute(stmt, params=None):
-    # Core execution on the session's connection: plain rows, without the ORM's result machinery.
-    return db.session.connection().execute(stmt, params)
+    # Core execution on the read connection (nexus.common.database): plain rows, without the ORM's machinery.
+    return read_connection().execute(stmt, params)
 
 
 def product_rows(*criteria: ColumnElement) -> Select:

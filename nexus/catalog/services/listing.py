@@ -15,6 +15,7 @@ from nexus.catalog.services.categories import category_id_by_slug, subtree_ids
 from nexus.catalog.services.documents import product_page, product_rows
 from nexus.catalog.services.helpers import like_pattern
 from nexus.catalog.services.lookup import visible
+from nexus.common.database import read_connection
 from nexus.common.pagination import Page
 from nexus.extensions import db
 
@@ -140,7 +141,7 @@ def _bound(filters: Mapping[str, Any], shape: _Shape, *, is_staff: bool) -> dict
         params["p_status"] = filters["status"]
     if shape.category:
         params["p_category"] = category_id_by_slug(
-            filters["category"], field="category", location="query", is_staff=is_staff
+            filters["category"], field="category", location="query", is_staff=is_staff, reader=read_connection()
         )
     if shape.low:
         params["p_low"] = filters["min_price"]
@@ -177,5 +178,5 @@ def list_products(*, filters: Mapping[str, Any], is_staff: bool, page: int, page
     )
     page_stmt, count_stmt = _statements(shape)
     params = _bound(filters, shape, is_staff=is_staff)
-    total = known.resolve(lambda: db.session.scalar(count_stmt, params))
+    total = known.resolve(lambda: read_connection().scalar(count_stmt, params))
     return product_page(page_stmt, params, is_staff=is_staff, page=page, page_size=page_size, count=total)
