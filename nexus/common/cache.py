@@ -41,7 +41,8 @@ class _CacheHealth:
         self.down_until = 0.0
         self.pending: set[str] = set()
         self.lock = threading.Lock()
-        self.copies: dict[str, tuple[str, Any]] = {}
+        self.copies: dict[str, tuple[str, bytes]] = {}
+        self.copied_bytes = 0
 
 
 def _health() -> _CacheHealth:
@@ -130,8 +131,9 @@ def cache_key(namespace: str, key: Any) -> str:
     return f"{namespace}:{digest(key)}"
 
 
-# The process keeps copies of at most this many entries (a few MB of JSON); past that it starts again.
-LOCAL_COPIES = 256
+# The process keeps copies of cached bodies (bytes) up to this many bytes in all, then starts again; a body
+# larger than a sixteenth of it is not copied.
+LOCAL_COPY_BYTES = 16 * 1024 * 1024
 
 
 def cached(namespace: str, key: Any, build: Callable[[], Any]) -> Any:
@@ -146,8 +148,8 @@ def cached(namespace: str, key: Any, build: Callable[[], Any]) -> Any:
     if not enabled() or not _available():
         return build()
     entry_key = cache_key(namespace, key)
-    copies = _health().copies
-    copy = copies.get(entry_key)
+    health = _health()
+    copy = health.copies.get(entry_key)
     try:
         if copy is not None:
             version, entry = cache.get(_version_key(namespace)), None
@@ -162,7 +164,7 @@ def cached(namespace: str, key: Any, build: Callable[[], Any]) -> Any:
         _mark_down(exc, "reading")
         return build()
     if entry is not None and version is not None and entry[0] == version:
-        _keep(copies, entry_key, entry)
+        _keep(health, entry_key, entry)
         return entry[1]
     value = build()
     if version is None:
@@ -172,11 +174,18 @@ def cached(namespace: str, key: Any, build: Callable[[], Any]) -> Any:
     except Exception as exc:
         _mark_down(exc, f"storing {namespace}")
         return value
-    _keep(copies, entry_key, (version, value))
+    _keep(health, entry_key, (version, value))
     return value
 
 
-def _keep(copies: dict[str, tuple[str, Any]], key: str, entry: tuple[str, Any]) -> None:
-    if len(copies) >= LOCAL_COPIES and key not in copies:
-        copies.clear()
-    copies[key] = entry
+def _keep(health: _CacheHealth, key: str, entry: tuple[str, Any]) -> None:
+    """Copy an entry whose value is a body (bytes) in the process, within LOCAL_COPY_BYTES."""
+    size = len(entry[1]) if isinstance(entry[1], bytes) else None
+    if size is None or size > LOCAL_COPY_BYTES // 16:
+        return
+    if health.copied_bytes + size > LOCAL_COPY_BYTES:
+        health.copies.clear()
+        health.copied_bytes = 0
+    previous = health.copies.get(key)
+    health.copies[key] = entry
+    health.copied_bytes += size - (len(previous[1]) if previous else 0)

@@ -242,3 +242,19 @@ def test_a_hit_is_answered_before_the_query_is_parsed(client, shop, monkeypatch)
     monkeypatch.undo()
     assert client.get("/api/store/products/?size=Q").status_code == 400
     assert client.get("/api/store/products/?size=Q").status_code == 400
+
+
+def test_the_process_copies_stay_within_their_byte_budget(client, shop, monkeypatch):
+    import nexus.common.cache as cache_module
+
+    body = client.get(PRODUCT + "?n=0").get_data()
+    monkeypatch.setattr(cache_module, "LOCAL_COPY_BYTES", 16 * len(body))  # room for 16 such bodies
+    with client.application.app_context():
+        health = _health()  # the app's own, kept between requests
+    health.copies.clear()
+    health.copied_bytes = 0
+    for n in range(1, 41):
+        assert client.get(f"{PRODUCT}?n={n}").status_code == 200
+        assert health.copied_bytes == sum(len(value) for _version, value in health.copies.values())
+        assert 0 < health.copied_bytes <= cache_module.LOCAL_COPY_BYTES
+    assert 0 < len(health.copies) <= 16
