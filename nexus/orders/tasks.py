@@ -23,7 +23,13 @@ def cancel_expired_orders_task() -> int:
     return cancel_expired_orders()
 
 
-@shared_task(name="orders.notify_order_status", **_TRANSIENT)
+# It sends the e-mail itself: a failing mail server (OSError, smtplib's errors included) is retried too.
+@shared_task(
+    name="orders.notify_order_status",
+    autoretry_for=(OperationalError, OSError),
+    retry_backoff=True,
+    max_retries=5,
+)
 def notify_order_status_task(history_id: int) -> bool:
     from nexus.orders.services import notify_order_status
 

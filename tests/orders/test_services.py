@@ -115,6 +115,33 @@ def test_a_status_email_is_sent_once_however_often_the_task_runs(app):
     assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 1
 
 
+def test_a_status_email_that_could_not_be_sent_is_sent_by_the_retry(app, monkeypatch):
+    from nexus.orders.services import notifications
+
+    user = UserFactory(email="retry@example.com")
+    order = OrderFactory(user_id=user.id, number="NX-2026-000043")
+    entry = OrderStatusHistory(order_id=order.id, from_status=OrderStatus.PENDING, to_status=OrderStatus.SHIPPED)
+    db.session.add(entry)
+    db.session.commit()
+    real_send = notifications.send_mail
+
+    def mail_server_down(**_kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(notifications, "send_mail", mail_server_down)
+    with pytest.raises(OSError):
+        notify_order_status(history_id=entry.id)
+    # Nothing claimed: the task's retry (autoretry_for OSError) must still send it.
+    assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 0
+    assert sent_emails(to="retry@example.com", wait=False) == []
+
+    monkeypatch.setattr(notifications, "send_mail", real_send)
+    assert notify_order_status(history_id=entry.id) is True
+    (mail,) = sent_emails(to="retry@example.com")
+    assert mail["subject"] == "Your order NX-2026-000043 is on its way"
+    assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 1
+
+
 def test_a_low_stock_alert_is_sent_once_per_crossing_to_every_active_staff_user(app):
     from tests.factories import VariantFactory
 
@@ -132,3 +159,9 @@ def test_a_low_stock_alert_is_sent_once_per_crossing_to_every_active_staff_user(
         (mail,) = sent_emails(to=email)
         assert sku in mail["subject"] and "down to 3" in mail["body"]
     assert len(sent_emails(wait=False)) == 2
+
+
+def test_the_status_email_task_retries_a_failing_mail_server():
+    from nexus.orders.tasks import notify_order_status_task
+
+    assert OSError in notify_order_status_task.autoretry_for  # smtplib's errors are OSErrors

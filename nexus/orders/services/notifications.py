@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from nexus.auth.models import User
 from nexus.catalog.models import ProductVariant
 from nexus.common import outbox
+from nexus.common.mail import send_mail
 from nexus.common.models import upsert_insert
 from nexus.common.observability import STOCK_ALERTS
 from nexus.common.tasks import send_email_task
@@ -30,7 +31,12 @@ def _claim(key: str) -> bool:
 
 
 def notify_order_status(*, history_id: int) -> bool:
-    """Email the customer about one status change of their order; False when already sent (or gone)."""
+    """Email the customer about one status change of their order; False when already sent (or gone).
+
+    The claim and the sending share one transaction, in this one task (one task per order e-mail, not two): a
+    failed sending rolls the claim back, so the task's retry sends it; a crash after the sending but before the
+    commit sends it again on the retry — at least once, as a separate sending task acknowledged after its work
+    would (`acks_late`)."""
     try:
         entry = db.session.scalar(
             select(OrderStatusHistory)
@@ -41,11 +47,10 @@ def notify_order_status(*, history_id: int) -> bool:
             outbox.rollback()
             return False
         order = entry.order
-        outbox.enqueue(
-            send_email_task,
-            order.user.email,
-            _SUBJECTS[entry.to_status].format(number=order.number),
-            _status_body(order, entry.to_status),
+        send_mail(
+            to=order.user.email,
+            subject=_SUBJECTS[entry.to_status].format(number=order.number),
+            body=_status_body(order, entry.to_status),
         )
     except BaseException:
         outbox.rollback()
