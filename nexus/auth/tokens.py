@@ -7,13 +7,14 @@ revoked; when that statement fails, the request fails (503), it is never let thr
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from flask import Flask, request
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import ExpiredSignatureError, PyJWTError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from nexus.auth.exceptions import InvalidToken
 from nexus.auth.models import RevokedToken, User
@@ -54,16 +55,25 @@ def decode(token: str, *, token_type: str | None = None) -> dict:
     return payload
 
 
+@functools.cache
+def _user_and_revocation():
+    """The user and whether the token is revoked, in one statement; built once (every authenticated request runs
+    it), on first use."""
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == bindparam("p_jti")).exists()
+    return (
+        select(User, revoked.label("revoked"))
+        .where(User.id == bindparam("p_user"))
+        .execution_options(populate_existing=True)
+    )
+
+
 def token_user(payload: dict) -> User | None:
     """The active user a token speaks for; None when the token was revoked, predates a password change, or its
     user is gone or inactive. One statement."""
     user_id = subject_id(payload)
     if user_id is None or not isinstance(payload.get("jti"), str):
         return None
-    revoked = select(RevokedToken.jti).where(RevokedToken.jti == payload["jti"]).exists()
-    row = db.session.execute(
-        select(User, revoked.label("revoked")).where(User.id == user_id).execution_options(populate_existing=True)
-    ).first()
+    row = db.session.execute(_user_and_revocation(), {"p_user": user_id, "p_jti": payload["jti"]}).first()
     if row is None:
         return None
     user, is_revoked = row

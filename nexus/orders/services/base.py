@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from sqlalchemy import insert, select, update
@@ -60,12 +61,18 @@ def record_transition(order: Order, to_status: OrderStatus, *, by_id: int | None
     return _record(order, from_status, to_status, by_id=by_id)
 
 
+@functools.cache
+def _history_insert():
+    """A history row, its id returned; built once (every order's creation runs it)."""
+    history = OrderStatusHistory.__table__
+    return insert(history).returning(history.c.id)
+
+
 def record_creation(order: Order, *, by_id: int) -> OrderStatusHistory:
     """The first history row of a new order (from no status to its first), for an order written with
     statements (checkout): one INSERT, and the row as the order's loaded history."""
-    history = OrderStatusHistory.__table__
     values = {"order_id": order.id, "from_status": None, "to_status": order.status, "by_id": by_id, "at": utcnow()}
-    entry_id = db.session.execute(insert(history).values(values).returning(history.c.id)).scalar_one()
+    entry_id = db.session.execute(_history_insert(), values).scalar_one()
     entry = as_loaded(OrderStatusHistory(id=entry_id, **values))
     set_committed_value(order, "history", [entry])
     outbox.enqueue(tasks.notify_order_status_task, entry.id)

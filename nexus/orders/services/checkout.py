@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from functools import cache
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Insert, Update, bindparam, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -88,9 +89,8 @@ def _take_stock(lines: list[CartItem], *, order_id: int, user_id: int):
 def _insert_items(rows: list[dict], variants: dict[int, ProductVariant]) -> list[OrderItem]:
     """Every item in one INSERT (whatever the number of lines), and the items as loaded objects: the answer
     needs nothing read again. A cart holds one line per variant, so the variant names each returned id."""
-    returned = db.session.execute(
-        insert(OrderItem.__table__).values(rows).returning(OrderItem.variant_id, OrderItem.id)
-    )
+    table = OrderItem.__table__
+    returned = db.session.execute(insert(table).values(rows).returning(table.c.variant_id, table.c.id))
     ids = dict(returned.all())
     items = []
     for row in rows:
@@ -98,6 +98,21 @@ def _insert_items(rows: list[dict], variants: dict[int, ProductVariant]) -> list
         set_committed_value(item, "product", variants[row["variant_id"]].product)
         items.append(item)
     return items
+
+
+class _Statements(NamedTuple):
+    order: Insert  # the order's row, its id returned
+    totals: Update  # the order's number and totals, set once its items are in
+
+
+@cache
+def _statements() -> _Statements:
+    """Checkout's writes, built once (every order runs them); the columns come from the values given."""
+    orders = Order.__table__
+    return _Statements(
+        order=insert(orders).returning(orders.c.id),
+        totals=update(orders).where(orders.c.id == bindparam("p_order")),
+    )
 
 
 @cache
@@ -150,8 +165,7 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "updated_at": now,
         **{f"shipping_{name}": value for name, value in {**_OPTIONAL_ADDRESS, **shipping_address}.items()},
     }
-    orders = Order.__table__
-    order_id = db.session.execute(insert(orders).values(values).returning(orders.c.id)).scalar_one()
+    order_id = db.session.execute(_statements().order, values).scalar_one()
 
     changes = _take_stock(lines, order_id=order_id, user_id=user_id)
     # Stock rows are locked now: read prices and availability again, so the order is priced as they stand
@@ -187,7 +201,7 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "total": subtotal + shipping_cost,
         "updated_at": now,  # as written at the insert: the order is made in one transaction
     }
-    db.session.execute(update(orders).where(orders.c.id == order_id).values(final))
+    db.session.execute(_statements().totals, {**final, "p_order": order_id})
 
     if cart_services.empty_cart(cart_id=cart_id) != len(lines):
         raise CartChanged()
