@@ -15,6 +15,7 @@ from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders.models import Order
 from tests.factories import ProductFactory, VariantFactory, product_with_variants
+from tests.helpers import count_queries
 from tests.orders.conftest import checkout, fill_cart
 
 PRODUCTS = "/api/store/products/"
@@ -161,6 +162,39 @@ def test_checkout_cancellation_and_expiry_keep_them_exact(client, customer, cust
 
     assert cancel_expired_orders() == 1
     assert_exact()
+
+
+def _product_writes(statements: list[str]) -> list[str]:
+    """The summaries' refresh: the products' lock (FOR UPDATE on PostgreSQL) and the UPDATE of the products."""
+    prefixes = ("UPDATE PRODUCTS", "SELECT PRODUCTS.ID FROM PRODUCTS WHERE PRODUCTS.ID IN")
+    return [s for s in statements if " ".join(s.split()).upper().startswith(prefixes)]
+
+
+def test_a_sale_refreshes_the_summary_only_when_a_size_sells_out(client, customer, customer_headers, shirt):
+    """Stock is in the summaries only as in stock or not: a sale that leaves a size in stock neither locks nor
+    writes the product row (what concurrent buyers of one product would queue on); selling the last unit does,
+    and a cancellation bringing it back does again. The summaries are exact at every step."""
+    xs = db.session.get(ProductVariant, shirt["XS"])
+    fill_cart(customer, (xs, 4))
+    with count_queries() as statements:
+        first = checkout(client, customer_headers)
+    assert first.status_code == 201, first.json
+    assert _product_writes(statements) == []
+    assert_exact()
+
+    fill_cart(customer, (db.session.get(ProductVariant, shirt["XS"]), 1))
+    with count_queries() as statements:
+        second = checkout(client, customer_headers)
+    assert second.status_code == 201, second.json
+    assert len(_product_writes(statements)) == 2  # the lock, then the UPDATE of the summary
+    assert_exact()
+    assert stored()[db.session.scalar(select(Product.id).where(Product.slug == "shirt"))]["sizes_in_stock"] == 0b1110
+
+    with count_queries() as statements:
+        assert client.post(f"{ORDERS}{first.json['id']}/cancel/", headers=customer_headers).status_code == 200
+    assert any(s.lstrip().upper().startswith("UPDATE PRODUCTS") for s in statements)
+    assert_exact()
+    assert stored()[db.session.scalar(select(Product.id).where(Product.slug == "shirt"))]["sizes_in_stock"] == 0b1111
 
 
 def test_admin_stock_adjustment_to_zero_and_back_keeps_them_exact(client, admin_headers, shirt):

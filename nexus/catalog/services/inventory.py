@@ -34,6 +34,11 @@ class StockChange:
     # True when this change took the variant from above its low-stock threshold to at or under it.
     crossed_low_stock: bool
 
+    @property
+    def crossed_zero(self) -> bool:
+        """The variant went from in stock (> 0) to out of it, or back: its product's summary changes."""
+        return (self.stock_after - self.change > 0) != (self.stock_after > 0)
+
 
 def _merge(lines: Iterable[StockLine]) -> list[StockLine]:
     """One line per variant, in id order: every transaction locks rows in the same order (no deadlocks)."""
@@ -133,7 +138,7 @@ def take_stock(
             ),
             details={"lines": shortages},
         )
-    refresh_product_summaries({change.product_id for change in changes})
+    _after_stock_changes(changes)
     return changes
 
 
@@ -142,8 +147,19 @@ def return_stock(
 ) -> list[StockChange]:
     """Put stock back (cancellation, expiry, restock); recorded in the ledger like any change."""
     changes, _ = _apply(_merge(lines), sign=1, reason=reason, order_id=order_id, by_id=by_id)
-    refresh_product_summaries({change.product_id for change in changes})
+    _after_stock_changes(changes)
     return changes
+
+
+def _after_stock_changes(changes: list[StockChange]) -> None:
+    """Refresh the summaries of the products a change can alter, and let cached catalog reads go.
+
+    Stock enters a product's summary only as "in stock or not" (`stock > 0`, for `in_stock` and
+    `sizes_in_stock`): a change that leaves a variant on the same side of zero alters no summary, so a sale
+    from plenty skips the refresh (two statements, and the product row's lock every sale would queue on).
+    The answers showing stock change all the same: the cache is let go for every change."""
+    refresh_product_summaries(change.product_id for change in changes if change.crossed_zero)
+    cache.invalidate_on_commit("products")
 
 
 def adjust_stock(*, variant_id: int, new_stock: int, by_id: int | None) -> StockChange | None:
@@ -210,9 +226,9 @@ def _refresh_statements():
 
 def refresh_product_summaries(product_ids: Iterable[int]) -> None:
     """Recompute products' lowest active price, in-stock flag, sizes in stock and active price per size in the
-    current transaction, and let cached catalog reads go. Call after any change to variants' price, stock or
-    is_active (or their deletion). Only when a summary actually changed does the transaction raise the catalog's
-    generation (list counts): a sale that leaves every size in stock does not queue on that row."""
+    current transaction, and let cached catalog reads go. Call after any change to variants' price or is_active,
+    their deletion, or a stock change that takes one in or out of stock (take_stock and return_stock do). Only
+    when a summary actually changed does the transaction raise the catalog's generation (list counts)."""
     ids = sorted(set(product_ids))
     if not ids:
         return
