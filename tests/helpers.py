@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,12 +42,16 @@ def sent_emails(*, to: str | None = None, wait: bool = True) -> list[dict]:
 
 @contextmanager
 def count_queries():
-    """Count the SQL statements run inside the block: `with count_queries() as queries: ...; len(queries)`."""
+    """Count the SQL statements this thread runs inside the block: `with count_queries() as queries: ...;
+    len(queries)`. Other threads' statements (the outbox's deletion of published rows, say) are not counted."""
     from nexus.common.database import engines
 
     statements: list[str] = []
+    thread = threading.get_ident()
 
     def record(_conn, _cursor, statement, *_args):
+        if threading.get_ident() != thread:
+            return
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
             statements.append(statement)
 

@@ -2,18 +2,21 @@
 
 Services call `enqueue(task, *ids)` while they work and `commit()` once at the end. With no broker the
 tasks then run in-process; with a broker each request is first stored as an `outbox_messages` row in the
-same transaction, published once the transaction has committed, and deleted when the broker took it. A
-row whose publishing failed (broker down) stays and `relay_outbox()` publishes it later, so a broker
-outage loses no work and fails no request.
+same transaction, published once the transaction has committed, and deleted (in batches, within a second)
+when the broker took it. A row whose publishing failed (broker down) stays and `relay_outbox()` publishes it
+later, so a broker outage loses no work and fails no request.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import JSON, Integer, String, Text, delete, select, text
+from sqlalchemy import JSON, Engine, Integer, String, Text, delete, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nexus.common.models import UTCDateTime, utcnow
@@ -100,12 +103,66 @@ def dispatch(messages: list[OutboxMessage]) -> None:
         return
     published = [message.id for message in messages if _publish(message)]
     if published:
-        if db.engine.dialect.name == "postgresql":
-            # Bookkeeping only: were this commit lost in a database crash, the relay would publish the rows again
-            # (at least once, as after any crash between publishing and deleting), so no need to wait for the disk.
-            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
-        db.session.commit()
+        _published.forget_soon(db.engine, published)
+
+
+class _Published:
+    """Rows published by this process, deleted together in one short transaction at most FORGET_AFTER seconds
+    later (a timer thread), not one transaction per use case: a busy process deletes many rows per statement.
+
+    Until then the relay of this process skips them; the relay of another process only takes rows older than
+    OUTBOX_RELAY_AFTER_SECONDS. A process killed in between leaves its rows to the relay, which publishes them
+    again: at least once, as after any crash between publishing and deleting (every task is safe to run twice).
+    A process exiting normally deletes them first."""
+
+    FORGET_AFTER = 0.5
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked worker starts with nothing pending
+        atexit.register(self.forget_now)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: dict[Engine, set[int]] = {}  # by database (tests run several apps in one process)
+        self._timer: threading.Timer | None = None
+
+    def pending(self, engine: Engine) -> set[int]:
+        with self._lock:
+            return set(self._ids.get(engine, ()))
+
+    def forget_soon(self, engine: Engine, ids: list[int]) -> None:
+        with self._lock:
+            self._ids.setdefault(engine, set()).update(ids)
+            if self._timer is None:
+                self._timer = threading.Timer(self.FORGET_AFTER, self.forget_now)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def forget_now(self) -> None:
+        """Delete the pending rows now (the timer calls it; tests and the exit do too)."""
+        with self._lock:
+            pending, timer = self._ids, self._timer
+            self._ids, self._timer = {}, None
+        if timer is not None:
+            timer.cancel()
+        for engine, ids in pending.items():
+            try:
+                with engine.begin() as connection:
+                    if engine.dialect.name == "postgresql":
+                        # Bookkeeping only: were this commit lost in a database crash, the relay would publish the
+                        # rows again (at least once, as above), so no need to wait for the disk.
+                        connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                    table = OutboxMessage.__table__
+                    connection.execute(delete(table).where(table.c.id.in_(sorted(ids))))
+            except Exception as exc:
+                log.warning(
+                    "could not delete %d published outbox rows (the relay publishes them again): %s", len(ids), exc
+                )
+
+
+_published = _Published()
+forget_published = _published.forget_now
 
 
 def _run_eagerly(message: OutboxMessage) -> None:
@@ -139,6 +196,9 @@ def relay_outbox(*, older_than_seconds: int | None = None, limit: int = 500) -> 
     current_app.extensions.pop("nexus_broker_down_until", None)
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     stmt = select(OutboxMessage).where(OutboxMessage.created_at <= cutoff).order_by(OutboxMessage.id).limit(limit)
+    published_here = _published.pending(db.engine)  # published already, their deletion due within a second
+    if published_here:
+        stmt = stmt.where(OutboxMessage.id.not_in(published_here))
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     sent = 0

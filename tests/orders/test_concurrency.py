@@ -8,12 +8,21 @@ import pytest
 from sqlalchemy import func, select
 
 from nexus.catalog.models import StockMovement
+from nexus.common import outbox
 from nexus.common.outbox import OutboxMessage, relay_outbox
 from nexus.extensions import db
-from nexus.orders.models import Order, OrderItem, OrderPaymentStatus, OrderStatus, Payment, PaymentStatus
+from nexus.orders.models import (
+    Order,
+    OrderItem,
+    OrderPaymentStatus,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    SentNotification,
+)
 from tests.conftest import SERVICES, bearer
 from tests.factories import UserFactory, VariantFactory
-from tests.helpers import run_concurrently, wait_for
+from tests.helpers import count_queries, run_concurrently, wait_for
 from tests.orders.conftest import ADDRESS, ORDERS, PAYMENTS, fill_cart, fresh_order, fresh_payment, stock_of
 
 pytestmark = pytest.mark.skipif(not SERVICES, reason="true concurrency and a real broker need the services run")
@@ -208,3 +217,39 @@ def test_a_broker_outage_fails_no_request_and_loses_no_work(app, client, custome
     # The worker commits the payment, then publishes and deletes the outbox rows that commit asked for.
     assert wait_for(lambda: db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0)
     assert stock_of(variant_id) == 8
+
+
+def _outbox_rows() -> int:
+    db.session.remove()
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+def test_published_rows_are_deleted_together_and_never_relayed_meanwhile(
+    app, client, customer, customer_headers, monkeypatch
+):
+    """A published task's row is not deleted by a transaction of its own per order: the process deletes the rows
+    it published in one statement shortly after, and its relay leaves them alone until then."""
+    monkeypatch.setattr(outbox._Published, "FORGET_AFTER", 60)  # only the explicit call below deletes them
+    outbox.forget_published()
+    with count_queries() as during_orders:
+        for _ in range(3):
+            fill_cart(customer, (VariantFactory(stock=5), 1))
+            assert client.post(ORDERS, json={"shipping_address": ADDRESS}, headers=customer_headers).status_code == 201
+    assert not [s for s in during_orders if s.lstrip().upper().startswith("DELETE FROM OUTBOX_MESSAGES")]
+    assert _outbox_rows() == 3  # published (the order e-mails), their deletion pending
+    assert relay_outbox(older_than_seconds=0) == 0  # not published twice by this process
+
+    with count_queries() as deleting:
+        outbox.forget_published()
+    assert [s.split(" WHERE")[0] for s in deleting if s.lstrip().upper().startswith("DELETE")] == [
+        "DELETE FROM outbox_messages"
+    ]
+    assert _outbox_rows() == 0
+    # The order e-mails went out once each.
+    assert wait_for(lambda: db.session.scalar(select(func.count()).select_from(SentNotification)) == 3)
+
+
+def test_published_rows_are_deleted_within_a_second(client, customer, customer_headers):
+    fill_cart(customer, (VariantFactory(stock=5), 1))
+    assert client.post(ORDERS, json={"shipping_address": ADDRESS}, headers=customer_headers).status_code == 201
+    assert wait_for(lambda: _outbox_rows() == 0, timeout=5)
