@@ -12,7 +12,12 @@ from nexus.extensions import api
 
 def register(app: Flask) -> None:
     @app.cli.command("outbox-relay")
-    @click.option("--older-than", default=0, show_default=True, help="only rows at least this many seconds old")
+    @click.option(
+        "--older-than",
+        default=0,
+        show_default=True,
+        help="only rows at least this many seconds old (never under 2: a younger row may be published already)",
+    )
     def outbox_relay(older_than: int) -> None:
         """Publish background tasks whose first publishing failed (broker outage)."""
         click.echo(f"published {relay_outbox(older_than_seconds=older_than)} task(s)")

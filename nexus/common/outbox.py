@@ -110,12 +110,13 @@ class _Published:
     """Rows published by this process, deleted together in one short transaction at most FORGET_AFTER seconds
     later (a timer thread), not one transaction per use case: a busy process deletes many rows per statement.
 
-    Until then the relay of this process skips them; the relay of another process only takes rows older than
-    OUTBOX_RELAY_AFTER_SECONDS. A process killed in between leaves its rows to the relay, which publishes them
-    again: at least once, as after any crash between publishing and deleting (every task is safe to run twice).
-    A process exiting normally deletes them first."""
+    Until then the relay leaves them alone: it takes no row younger than SETTLE_SECONDS, whatever it is asked. A
+    process killed in between leaves its rows to the relay, which publishes them again: at least once, as after
+    any crash between publishing and deleting (every task is safe to run twice). A process exiting normally
+    deletes them first."""
 
     FORGET_AFTER = 0.5
+    SETTLE_SECONDS = 2.0
 
     def __init__(self) -> None:
         self._reset()
@@ -126,10 +127,6 @@ class _Published:
         self._lock = threading.Lock()
         self._ids: dict[Engine, set[int]] = {}  # by database (tests run several apps in one process)
         self._timer: threading.Timer | None = None
-
-    def pending(self, engine: Engine) -> set[int]:
-        with self._lock:
-            return set(self._ids.get(engine, ()))
 
     def forget_soon(self, engine: Engine, ids: list[int]) -> None:
         with self._lock:
@@ -193,12 +190,11 @@ def relay_outbox(*, older_than_seconds: int | None = None, limit: int = 500) -> 
     """Publish outbox rows whose first publishing failed; returns how many went out."""
     if older_than_seconds is None:
         older_than_seconds = current_app.config["OUTBOX_RELAY_AFTER_SECONDS"]
+    # Never younger than SETTLE_SECONDS: such a row may be published already, its deletion not yet due.
+    older_than_seconds = max(older_than_seconds, _Published.SETTLE_SECONDS)
     current_app.extensions.pop("nexus_broker_down_until", None)
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     stmt = select(OutboxMessage).where(OutboxMessage.created_at <= cutoff).order_by(OutboxMessage.id).limit(limit)
-    published_here = _published.pending(db.engine)  # published already, their deletion due within a second
-    if published_here:
-        stmt = stmt.where(OutboxMessage.id.not_in(published_here))
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     sent = 0
