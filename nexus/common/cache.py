@@ -98,7 +98,13 @@ def invalidate_on_commit(*namespaces: str) -> None:
     from nexus.common.outbox import after_commit
 
     for namespace in namespaces:
-        after_commit(functools.partial(bump, namespace))
+        after_commit(_bumper(namespace))
+
+
+@functools.cache
+def _bumper(namespace: str):
+    """`bump(namespace)` as one object per namespace, so that asking twice in a transaction bumps once."""
+    return functools.partial(bump, namespace)
 
 
 def bump(*namespaces: str) -> None:

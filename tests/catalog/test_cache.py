@@ -87,6 +87,18 @@ def test_stock_taken_by_an_order_shows_at_once(client, shop):
     assert _read(client, "/api/store/products/?size=S")["count"] == 0
 
 
+@pytest.mark.parametrize("quantity", [3, 10])  # from plenty; the last units (the summary is refreshed too)
+def test_a_sale_lets_the_products_go_once(shop, monkeypatch, quantity):
+    """Every sale lets cached product reads go, once per transaction however many steps ask for it."""
+    from nexus.common import cache as response_cache
+
+    bumped = []
+    monkeypatch.setattr(response_cache, "_set_new_version", bumped.append)
+    take_stock([StockLine(shop.variant_ids[0], quantity)], reason=MovementReason.SALE)
+    commit()
+    assert bumped == ["products"]
+
+
 def test_product_changes_show_at_once(client, shop, admin_headers):
     _read(client), _read(client, "/api/store/products/")
     client.patch(PRODUCT, json={"name": "Linen Shirt Deluxe"}, headers=admin_headers)
