@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from nexus.auth.models import User
@@ -18,8 +20,10 @@ from nexus.catalog.models import (
     Review,
     StockMovement,
 )
+from nexus.catalog.services import demo
 from nexus.common import media
 from nexus.extensions import db
+from tests.factories import product_with_variants
 
 
 def _seed(app, *args: str):
@@ -97,3 +101,36 @@ def test_seeded_products_are_searchable(app, client):
     word = product.name.split()[-1].lower()
     found = client.get(f"/api/store/products/?search={word}&page_size=100").json["results"]
     assert product.slug in [p["slug"] for p in found]
+
+
+def test_bulk_rows_keep_every_value_as_given(app):
+    # PostgreSQL takes them by COPY, in its text format: tabs, newlines, backslashes, NULL-looking text,
+    # NULLs, booleans, aware datetimes (in any zone) must all arrive as they were.
+    product = product_with_variants(slug="bulk", sizes=())
+    texts = ["tab\there", "line\nbreak\r\n", "back\\slash \\N", "\\N", "", "ünïcødé"]
+    at = datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5)))
+    rows = [
+        {
+            "product_id": product.id,
+            "image": f"p/{n}.png",
+            "thumbnail": None,
+            "alt_text": text,
+            "is_main": n == 0,
+            "created_at": at,
+        }
+        for n, text in enumerate(texts)
+    ]
+    demo._insert(ProductImage.__table__, rows)
+    db.session.commit()
+    stored = db.session.execute(
+        select(ProductImage.alt_text, ProductImage.thumbnail, ProductImage.is_main, ProductImage.created_at)
+        .where(ProductImage.product_id == product.id)
+        .order_by(ProductImage.id)
+    ).all()
+    assert [tuple(row) for row in stored] == [(text, None, n == 0, at) for n, text in enumerate(texts)]
+
+
+def test_bulk_rows_must_name_every_column(app):
+    product = product_with_variants(slug="bulk", sizes=())
+    with pytest.raises(ValueError, match="lack"):
+        demo._insert(ProductImage.__table__, [{"product_id": product.id, "image": "p/1.png"}])
