@@ -130,6 +130,18 @@ def test_search_ranks_name_matches_first_and_stems_words(client, tree):
     assert _slugs(client, "?search=wool&ordering=-created_at") == ["cosy-hat", "wool-scarf"]
 
 
+@pytest.mark.skipif(not SERVICES, reason="ranking is PostgreSQL full-text search")
+def test_a_search_of_several_words_ranks_the_name_and_nearer_words_first(client, tree):
+    # Each has its own rank (no tie for the newest-first rule to break): the name weighs most, then nearness.
+    apart = "Navy blue, with room for a phone and keys: a jacket for every day."
+    _make("scarf", category_id=tree.shoes, variants=[], name="Navy Scarf", description="Wear it with a jacket.")
+    _make("apart", category_id=tree.shoes, variants=[], name="Everyday Coat", description=apart, age_days=1)
+    _make("both", category_id=tree.shoes, variants=[], name="Navy Wool Jacket", description="Warm.", age_days=2)
+    _make("near", category_id=tree.shoes, variants=[], name="Coat", description="A navy jacket.", age_days=3)
+    _make("one-word", category_id=tree.shoes, variants=[], name="Navy Tee", description="Soft.", age_days=4)
+    assert _slugs(client, "?search=navy+jacket") == ["both", "scarf", "near", "apart"]
+
+
 def test_search_follows_renames(client, admin_headers, shop):
     client.patch(URL + "delta-boot/", json={"name": "Delta Sandal"}, headers=admin_headers)
     assert _slugs(client, "?search=sandal") == ["delta-boot"]
