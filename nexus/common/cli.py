@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from nexus.common.outbox import relay_outbox
+from nexus.common.outbox import RELAY_FLOOR_SECONDS, relay_outbox
 from nexus.extensions import api
 
 
@@ -16,7 +16,8 @@ def register(app: Flask) -> None:
         "--older-than",
         default=0,
         show_default=True,
-        help="only rows at least this many seconds old (never under 2: a younger row may be published already)",
+        help=f"only rows at least this many seconds old (never under {RELAY_FLOOR_SECONDS}: a younger row may be "
+        "published already)",
     )
     def outbox_relay(older_than: int) -> None:
         """Publish background tasks whose first publishing failed (broker outage)."""

@@ -106,17 +106,20 @@ def dispatch(messages: list[OutboxMessage]) -> None:
         _published.forget_soon(db.engine, published)
 
 
+# The relay takes no row younger than this, whatever it is asked: such a row may be published already, its
+# deletion pending (below).
+RELAY_FLOOR_SECONDS = 2
+
+
 class _Published:
     """Rows published by this process, deleted together in one short transaction at most FORGET_AFTER seconds
     later (a timer thread), not one transaction per use case: a busy process deletes many rows per statement.
 
-    Until then the relay leaves them alone: it takes no row younger than SETTLE_SECONDS, whatever it is asked. A
-    process killed in between leaves its rows to the relay, which publishes them again: at least once, as after
-    any crash between publishing and deleting (every task is safe to run twice). A process exiting normally
-    deletes them first."""
+    Until then the relay leaves them alone (RELAY_FLOOR_SECONDS, longer than FORGET_AFTER). A process killed in
+    between leaves its rows to the relay, which publishes them again: at least once, as after any crash between
+    publishing and deleting (every task is safe to run twice). A process exiting normally deletes them first."""
 
     FORGET_AFTER = 0.5
-    SETTLE_SECONDS = 2.0
 
     def __init__(self) -> None:
         self._reset()
@@ -190,8 +193,7 @@ def relay_outbox(*, older_than_seconds: int | None = None, limit: int = 500) -> 
     """Publish outbox rows whose first publishing failed; returns how many went out."""
     if older_than_seconds is None:
         older_than_seconds = current_app.config["OUTBOX_RELAY_AFTER_SECONDS"]
-    # Never younger than SETTLE_SECONDS: such a row may be published already, its deletion not yet due.
-    older_than_seconds = max(older_than_seconds, _Published.SETTLE_SECONDS)
+    older_than_seconds = max(older_than_seconds, RELAY_FLOOR_SECONDS)
     current_app.extensions.pop("nexus_broker_down_until", None)
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     stmt = select(OutboxMessage).where(OutboxMessage.created_at <= cutoff).order_by(OutboxMessage.id).limit(limit)

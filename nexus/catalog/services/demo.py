@@ -287,6 +287,9 @@ def _chunks(total: int, size: int) -> Iterator[range]:
         yield range(start, min(start + size, total))
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def _copy_value(value: object) -> str:
     """A value in COPY's text format (the rows here hold str, int, bool, Decimal, aware datetime or None)."""
     if value is None:
@@ -295,11 +298,9 @@ def _copy_value(value: object) -> str:
         return "t" if value else "f"
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()  # what UTCDateTime would bind
-    text = str(value)
-    return text.translate(_COPY_ESCAPES) if isinstance(value, str) else text
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
 
 
 def _insert(table: Table, rows: list[dict]) -> None:
@@ -316,11 +317,8 @@ def _insert(table: Table, rows: list[dict]) -> None:
         db.session.execute(insert(table), rows)
         return
     text = "".join("\t".join([_copy_value(row[name]) for name in columns]) + "\n" for row in rows)
-    cursor = db.session.connection().connection.cursor()
-    try:
+    with db.session.connection().connection.cursor() as cursor:
         cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", StringIO(text))
-    finally:
-        cursor.close()
 
 
 def _insert_products(rows: list[dict]) -> list[int]:
