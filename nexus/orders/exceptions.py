@@ -19,10 +19,6 @@ class ItemsUnavailable(Conflict):
     message = "Some items in your cart are no longer available."
 
 
-class CartChanged(Conflict):
-    message = "Your cart changed during checkout; review it and try again."
-
-
 class InvalidTransition(Conflict):
     message = "This status change is not allowed."
 

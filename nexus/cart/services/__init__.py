@@ -8,7 +8,6 @@ from nexus.cart.services.carts import (  # noqa: F401
     empty_cart,
     get_cart,
     get_cart_item,
-    get_cart_lines,
     get_or_create_cart,
     list_cart_items,
     lock_cart,

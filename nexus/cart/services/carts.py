@@ -162,26 +162,6 @@ def list_cart_items(*, user_id: int, page: int, page_size: int) -> Page:
     return result
 
 
-def get_cart_lines(*, user_id: int) -> list[CartItem]:
-    """The user's cart items with variant and product loaded, in variant id order (the order stock is locked in).
-
-    For checkout: read-only, no cart is created. Call `lock_cart(user_id=...)` first to keep the cart
-    unchanged until the transaction ends.
-    """
-    stmt = _prepared(
-        "checkout-lines",
-        lambda: (
-            select(CartItem)
-            .join(Cart, Cart.id == CartItem.cart_id)
-            .where(Cart.user_id == bindparam("p_user"))
-            .options(_with_variant_and_product())
-            .order_by(CartItem.variant_id)
-            .execution_options(populate_existing=True)
-        ),
-    )
-    return list(db.session.scalars(stmt, {"p_user": user_id}).unique())
-
-
 def add_item(*, user_id: int, variant_id: int, quantity: int = 1) -> CartLine:
     """Add a variant to the user's cart, merging into its line; the line's new total must be in stock."""
     return _add(
@@ -229,17 +209,22 @@ def remove_item(*, user_id: int, item_id: int) -> None:
     outbox.commit()
 
 
-def empty_cart(*, cart_id: int) -> int:
-    """Remove every line of a cart inside the caller's transaction (checkout); flushes only. Lines removed.
+def empty_cart(*, cart_id: int) -> list[tuple[int, int]]:
+    """Remove every line of a cart inside the caller's transaction; the lines removed, as (variant id,
+    quantity) in variant id order. Checkout takes its lines this way: what it orders is exactly what it removed.
 
-    Call `lock_cart` first: it holds the cart's lock and marks the cart changed (its updated_at)."""
+    Call `lock_cart` first: it holds the cart's lock (no change of the cart interleaves) and marks the cart
+    changed (its updated_at). The caller's rollback puts the lines back."""
     stmt = _prepared(
         "empty",
         lambda: (
-            delete(CartItem).where(CartItem.cart_id == bindparam("p_cart")).execution_options(synchronize_session=False)
+            delete(CartItem)
+            .where(CartItem.cart_id == bindparam("p_cart"))
+            .returning(CartItem.variant_id, CartItem.quantity)
+            .execution_options(synchronize_session=False)
         ),
     )
-    return db.session.execute(stmt, {"p_cart": cart_id}).rowcount
+    return sorted(tuple(row) for row in db.session.execute(stmt, {"p_cart": cart_id}))
 
 
 def clear_cart(*, user_id: int) -> CartView:

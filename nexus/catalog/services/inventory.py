@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
@@ -33,6 +34,12 @@ class StockChange:
     stock_after: int
     # True when this change took the variant from above its low-stock threshold to at or under it.
     crossed_low_stock: bool
+    # The variant as the change found it, row locked (what an order copies onto its line).
+    price: Decimal
+    sku: str
+    size: str
+    product_name: str
+    product_slug: str
 
     @property
     def crossed_zero(self) -> bool:
@@ -59,28 +66,61 @@ def _thresholds() -> ColumnElement:
     )
 
 
-# The conditional stock UPDATE (taking) and the plain one (returning), built once: a sale runs one per line.
-_STOCK_UPDATES: dict[bool, object] = {}
+def _of_product(column) -> ColumnElement:
+    """A column of the variant's product, as a scalar subquery correlated to product_variants."""
+    return select(column).where(Product.id == ProductVariant.product_id).correlate_except(Product).scalar_subquery()
 
 
-def _stock_update(taking: bool):
-    stmt = _STOCK_UPDATES.get(taking)
+def _on_sale() -> ColumnElement:
+    """The variant is active and its product is for sale."""
+    active_product = select(Product.id).where(
+        Product.id == ProductVariant.product_id, Product.status == ProductStatus.ACTIVE
+    )
+    return and_(ProductVariant.is_active.is_(True), active_product.correlate_except(Product).exists())
+
+
+# The stock UPDATEs, built once (a sale runs one per line), by (taking, selling): taking is conditional on the
+# stock, and selling also on the variant being on sale. Each returns the new stock and the variant as it
+# stands, row locked, with its product's threshold, name and slug: nothing to read again.
+_STOCK_UPDATES: dict[tuple[bool, bool], object] = {}
+
+
+def _stock_update(taking: bool, selling: bool):
+    stmt = _STOCK_UPDATES.get((taking, selling))
     if stmt is None:
+        v = ProductVariant
         stmt = (
-            update(ProductVariant)
-            .where(ProductVariant.id == bindparam("p_variant"))
-            .values(stock=ProductVariant.stock + bindparam("p_delta"))
-            .returning(ProductVariant.stock, ProductVariant.product_id, _thresholds())
+            update(v)
+            .where(v.id == bindparam("p_variant"))
+            .values(stock=v.stock + bindparam("p_delta"))
+            .returning(
+                v.stock,
+                v.product_id,
+                _thresholds(),
+                v.price,
+                v.sku,
+                v.size,
+                _of_product(Product.name),
+                _of_product(Product.slug),
+            )
             .execution_options(synchronize_session=False)
         )
         if taking:
-            stmt = stmt.where(ProductVariant.stock >= bindparam("p_needed"))
-        _STOCK_UPDATES[taking] = stmt
+            stmt = stmt.where(v.stock >= bindparam("p_needed"))
+        if selling:
+            stmt = stmt.where(_on_sale())
+        _STOCK_UPDATES[(taking, selling)] = stmt
     return stmt
 
 
 def _apply(
-    lines: list[StockLine], *, sign: int, reason: MovementReason, order_id: int | None, by_id: int | None
+    lines: list[StockLine],
+    *,
+    sign: int,
+    reason: MovementReason,
+    order_id: int | None,
+    by_id: int | None,
+    selling: bool = False,
 ) -> tuple[list[StockChange], list[dict]]:
     changes, shortages, movements = [], [], []
     default_threshold = current_app.config["LOW_STOCK_THRESHOLD"]
@@ -89,12 +129,12 @@ def _apply(
         params = {"p_variant": line.variant_id, "p_delta": delta, "p_default_threshold": default_threshold}
         if delta < 0:
             params["p_needed"] = -delta
-        row = db.session.execute(_stock_update(delta < 0), params).first()
+        row = db.session.execute(_stock_update(delta < 0, selling), params).first()
         if row is None:
             available = db.session.scalar(select(ProductVariant.stock).where(ProductVariant.id == line.variant_id))
             shortages.append({"variant_id": line.variant_id, "requested": line.quantity, "available": available or 0})
             continue
-        stock_after, product_id, threshold = row
+        stock_after, product_id, threshold, price, sku, size, product_name, product_slug = row
         stock_before = stock_after - delta
         movements.append(
             {
@@ -113,6 +153,11 @@ def _apply(
                 change=delta,
                 stock_after=stock_after,
                 crossed_low_stock=stock_before > threshold >= stock_after,
+                price=price,
+                sku=sku,
+                size=size,
+                product_name=product_name,
+                product_slug=product_slug,
             )
         )
     if movements and not shortages:  # short: the caller rolls everything back
@@ -122,14 +167,25 @@ def _apply(
 
 
 def take_stock(
-    lines: Iterable[StockLine], *, reason: MovementReason, order_id: int | None = None, by_id: int | None = None
+    lines: Iterable[StockLine],
+    *,
+    reason: MovementReason,
+    order_id: int | None = None,
+    by_id: int | None = None,
+    only_on_sale: bool = False,
 ) -> list[StockChange]:
     """Take stock for every line, or for none: raises OutOfStock naming every short line.
 
+    With only_on_sale (checkout), a variant is taken only while on sale (active, of an active product), in the
+    same statement: one that is not is named as short too, and the caller tells which it was.
+
     Runs inside the caller's transaction (it only flushes); on OutOfStock the caller rolls back, which also
-    undoes the lines already taken. `UPDATE ... WHERE stock >= :q` is atomic on SQLite and PostgreSQL.
+    undoes the lines already taken.
+    `UPDATE ... WHERE stock >= :q` is atomic on SQLite and PostgreSQL.
     """
-    changes, shortages = _apply(_merge(lines), sign=-1, reason=reason, order_id=order_id, by_id=by_id)
+    changes, shortages = _apply(
+        _merge(lines), sign=-1, reason=reason, order_id=order_id, by_id=by_id, selling=only_on_sale
+    )
     if shortages:
         raise OutOfStock(
             "Not enough stock for: "

@@ -13,15 +13,14 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.cart import services as cart_services
-from nexus.cart.models import CartItem
 from nexus.catalog.exceptions import OutOfStock
-from nexus.catalog.models import MovementReason, ProductStatus, ProductVariant
-from nexus.catalog.services import StockLine, take_stock
+from nexus.catalog.models import MovementReason, Product, ProductStatus, ProductVariant
+from nexus.catalog.services import StockChange, StockLine, take_stock
 from nexus.common import outbox
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
-from nexus.orders.exceptions import CartChanged, EmptyCart, ItemsUnavailable
+from nexus.orders.exceptions import EmptyCart, ItemsUnavailable
 from nexus.orders.models import Order, OrderItem, OrderPaymentStatus, OrderStatus
 from nexus.orders.services.base import as_loaded as _as_loaded
 from nexus.orders.services.base import for_viewer, record_creation
@@ -32,8 +31,8 @@ CENT = Decimal("0.01")
 def place_order(*, user_id: int, is_staff: bool, shipping_address: dict, notes: str = "") -> Order:
     """Turn the user's cart into an order: stock taken, prices copied, cart emptied; all or nothing.
 
-    Raises EmptyCart (400), ItemsUnavailable (409, inactive variants or products), OutOfStock (409, naming
-    every short line with what is available) or CartChanged (409, a concurrent change of the cart).
+    Raises EmptyCart (400), ItemsUnavailable (409, inactive variants or products) or OutOfStock (409, naming
+    every short line with what is available).
     """
     try:
         order = _place_order(user_id=user_id, shipping_address=shipping_address, notes=notes)
@@ -58,27 +57,28 @@ def _unavailable(variants: list[ProductVariant]) -> list[dict]:
     ]
 
 
-def _refuse_unavailable(variants: list[ProductVariant]) -> None:
-    unavailable = _unavailable(variants)
-    if unavailable:
-        names = ", ".join(f"{line['product']} ({line['sku']}, size {line['size']})" for line in unavailable)
-        raise ItemsUnavailable(f"No longer available: {names}.", details={"lines": unavailable})
-
-
-def _take_stock(lines: list[CartItem], *, order_id: int, user_id: int):
+def _sell(lines: list[tuple[int, int]], *, order_id: int, user_id: int) -> list[StockChange]:
+    """Take the stock of every line (variant id, quantity), each only if its variant is on sale; else raise
+    ItemsUnavailable naming every line not on sale, or OutOfStock naming every short line."""
     try:
         return take_stock(
-            [StockLine(line.variant_id, line.quantity) for line in lines],
+            [StockLine(variant_id, quantity) for variant_id, quantity in lines],
             reason=MovementReason.SALE,
             order_id=order_id,
             by_id=user_id,
+            only_on_sale=True,
         )
     except OutOfStock as exc:
-        variants = {line.variant_id: line.variant for line in lines}
-        short = []
-        for shortage in exc.details["lines"]:
-            variant = variants[shortage["variant_id"]]
-            short.append({**shortage, "sku": variant.sku, "product": variant.product.name, "size": variant.size})
+        refused = {line["variant_id"]: line for line in exc.details["lines"]}
+        variants = db.session.scalars(_described(), {"p_ids": list(refused)}).all()
+        unavailable = _unavailable(variants)
+        if unavailable:
+            names = ", ".join(f"{line['product']} ({line['sku']}, size {line['size']})" for line in unavailable)
+            raise ItemsUnavailable(f"No longer available: {names}.", details={"lines": unavailable}) from None
+        short = [
+            {**refused[v.id], "sku": v.sku, "product": v.product.name, "size": v.size}
+            for v in sorted(variants, key=lambda v: v.id)
+        ]
         described = "; ".join(
             f"{s['product']} ({s['sku']}, size {s['size']}): requested {s['requested']}, available {s['available']}"
             for s in short
@@ -86,16 +86,33 @@ def _take_stock(lines: list[CartItem], *, order_id: int, user_id: int):
         raise OutOfStock(f"Not enough stock for: {described}.", details={"lines": short}) from None
 
 
-def _insert_items(rows: list[dict], variants: dict[int, ProductVariant]) -> list[OrderItem]:
+@cache
+def _described():
+    """Variants by id with their products: what a refused checkout names."""
+    return (
+        select(ProductVariant)
+        .where(ProductVariant.id.in_(bindparam("p_ids", expanding=True)))
+        .options(joinedload(ProductVariant.product))
+        .execution_options(populate_existing=True)
+    )
+
+
+def _product(change: StockChange) -> Product:
+    """The line's product as the answer shows it (id, name, slug), from the stock change: nothing read again."""
+    loaded = db.session.identity_map.get(db.session.identity_key(Product, change.product_id))
+    return loaded or _as_loaded(Product(id=change.product_id, name=change.product_name, slug=change.product_slug))
+
+
+def _insert_items(rows: list[dict], changes: list[StockChange]) -> list[OrderItem]:
     """Every item in one INSERT (whatever the number of lines), and the items as loaded objects: the answer
     needs nothing read again. A cart holds one line per variant, so the variant names each returned id."""
     table = OrderItem.__table__
     returned = db.session.execute(insert(table).values(rows).returning(table.c.variant_id, table.c.id))
     ids = dict(returned.all())
     items = []
-    for row in rows:
+    for row, change in zip(rows, changes, strict=True):
         item = _as_loaded(OrderItem(id=ids[row["variant_id"]], **row))
-        set_committed_value(item, "product", variants[row["variant_id"]].product)
+        set_committed_value(item, "product", _product(change))
         items.append(item)
     return items
 
@@ -115,17 +132,6 @@ def _statements() -> _Statements:
     )
 
 
-@cache
-def _locked_variants():
-    """Variants by id (with their products), read afresh: built once, it runs in every checkout."""
-    return (
-        select(ProductVariant)
-        .where(ProductVariant.id.in_(bindparam("p_ids", expanding=True)))
-        .options(joinedload(ProductVariant.product))
-        .execution_options(populate_existing=True)
-    )
-
-
 def _place_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     # The order's rows are written with one statement each and the answer is built from what is in hand: the
     # session only tracks the objects as loaded (nothing to flush but the outbox row at the commit).
@@ -139,12 +145,12 @@ _OPTIONAL_ADDRESS = {"line2": "", "phone": ""}
 
 def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     # The cart's row lock is the one every cart change takes: a concurrent change or checkout of this cart
-    # waits for this one, then sees its result.
+    # waits for this one, then sees its result. The lines are taken out of the cart as they are read: the
+    # order holds exactly what the cart held (a failure below rolls their removal back).
     cart_id = cart_services.lock_cart(user_id=user_id, create=False)
-    lines = cart_services.get_cart_lines(user_id=user_id) if cart_id is not None else []
+    lines = cart_services.empty_cart(cart_id=cart_id) if cart_id is not None else []
     if not lines:
         raise EmptyCart()
-    _refuse_unavailable([line.variant for line in lines])
 
     zero, now = Decimal("0.00"), utcnow()
     values = {
@@ -167,32 +173,28 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     }
     order_id = db.session.execute(_statements().order, values).scalar_one()
 
-    changes = _take_stock(lines, order_id=order_id, user_id=user_id)
-    # Stock rows are locked now: read prices and availability again, so the order is priced as they stand
-    # at this moment and a variant withdrawn meanwhile is not sold.
-    ids = [line.variant_id for line in lines]
-    variants = {variant.id: variant for variant in db.session.scalars(_locked_variants(), {"p_ids": ids})}
-    _refuse_unavailable(list(variants.values()))
-
+    # Each line's stock UPDATE locks its variant and returns it as it stands: the order is priced as the
+    # variants stand at this moment, and a variant withdrawn meanwhile is not sold.
+    changes = _sell(lines, order_id=order_id, user_id=user_id)
     subtotal, rows = zero, []
-    for line in lines:
-        variant = variants[line.variant_id]
-        line_total = (variant.price * line.quantity).quantize(CENT)
+    for change in changes:  # one per line, in variant id order
+        quantity = -change.change
+        line_total = (change.price * quantity).quantize(CENT)
         subtotal += line_total
         rows.append(
             {
                 "order_id": order_id,
-                "product_id": variant.product_id,
-                "variant_id": variant.id,
-                "product_name": variant.product.name,
-                "variant_sku": variant.sku,
-                "size": variant.size,
-                "unit_price": variant.price,
-                "quantity": line.quantity,
+                "product_id": change.product_id,
+                "variant_id": change.variant_id,
+                "product_name": change.product_name,
+                "variant_sku": change.sku,
+                "size": change.size,
+                "unit_price": change.price,
+                "quantity": quantity,
                 "line_total": line_total,
             }
         )
-    items = _insert_items(rows, variants)
+    items = _insert_items(rows, changes)
     shipping_cost = shipping_cost_for(subtotal)
     final = {
         "number": f"NX-{now.year}-{order_id:06d}",
@@ -202,9 +204,6 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "updated_at": now,  # as written at the insert: the order is made in one transaction
     }
     db.session.execute(_statements().totals, {**final, "p_order": order_id})
-
-    if cart_services.empty_cart(cart_id=cart_id) != len(lines):
-        raise CartChanged()
     order = _as_loaded(Order(id=order_id, **{**values, **final}))
     set_committed_value(order, "items", items)
     record_creation(order, by_id=user_id)
