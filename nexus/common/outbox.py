@@ -10,13 +10,14 @@ later, so a broker outage loses no work and fails no request.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import JSON, Engine, Integer, String, Text, delete, select, text
+from sqlalchemy import JSON, Engine, Integer, String, Text, delete, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nexus.common.models import UTCDateTime, utcnow
@@ -57,11 +58,22 @@ def task_headers() -> dict:
     return hook() if hook else {}
 
 
+@functools.cache
+def _insert():
+    """An outbox row, its id returned; built once (every order writes one)."""
+    table = OutboxMessage.__table__
+    return insert(table).returning(table.c.id)
+
+
 def enqueue(task, *args, **kwargs) -> None:
-    """Ask for `task(*args, **kwargs)` once the current transaction commits (ids only, never ORM objects)."""
+    """Ask for `task(*args, **kwargs)` once the current transaction commits (ids only, never ORM objects).
+
+    With a broker the row is written at once, with one statement: the session tracks no object for it."""
     message = OutboxMessage(task_name=task.name, args=list(args), kwargs=kwargs, headers=task_headers())
     if not _eager():
-        db.session.add(message)
+        values = {"task_name": message.task_name, "args": message.args, "kwargs": message.kwargs}
+        values.update(headers=message.headers, attempts=0, last_error=None, created_at=utcnow())
+        message.id = db.session.execute(_insert(), values).scalar_one()
     db.session.info.setdefault(_PENDING, []).append(message)
 
 
