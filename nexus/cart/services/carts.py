@@ -26,7 +26,9 @@ from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
 # The hot paths' statements (adding to the cart, checkout), built once per database dialect with bound
-# parameters: building and keying a statement costs more Python time than running it.
+# parameters: building and keying a statement costs more Python time than running it. Their writes are built
+# on the tables: a write of mapped classes takes the ORM's bulk path, ~0.2 ms more CPU each.
+_CARTS, _ITEMS = Cart.__table__, CartItem.__table__
 _STATEMENTS: dict[tuple[str, str], object] = {}
 
 
@@ -95,11 +97,10 @@ def _lock(user_id: int, *, create: bool) -> tuple[int, datetime] | None:
     stmt = _prepared(
         "lock",
         lambda: (
-            update(Cart)
-            .where(Cart.user_id == bindparam("p_user"))
+            update(_CARTS)
+            .where(_CARTS.c.user_id == bindparam("p_user"))
             .values(updated_at=bindparam("p_now"))
-            .returning(Cart.id)
-            .execution_options(synchronize_session=False)
+            .returning(_CARTS.c.id)
         ),
     )
     params = {"p_user": user_id, "p_now": now}
@@ -218,10 +219,9 @@ def empty_cart(*, cart_id: int) -> list[tuple[int, int]]:
     stmt = _prepared(
         "empty",
         lambda: (
-            delete(CartItem)
-            .where(CartItem.cart_id == bindparam("p_cart"))
-            .returning(CartItem.variant_id, CartItem.quantity)
-            .execution_options(synchronize_session=False)
+            delete(_ITEMS)
+            .where(_ITEMS.c.cart_id == bindparam("p_cart"))
+            .returning(_ITEMS.c.variant_id, _ITEMS.c.quantity)
         ),
     )
     return sorted(tuple(row) for row in db.session.execute(stmt, {"p_cart": cart_id}))
