@@ -104,11 +104,10 @@ def _product(change: StockChange) -> Product:
 
 
 def _insert_items(rows: list[dict], changes: list[StockChange]) -> list[OrderItem]:
-    """Every item in one INSERT (whatever the number of lines), and the items as loaded objects: the answer
-    needs nothing read again. A cart holds one line per variant, so the variant names each returned id."""
-    table = OrderItem.__table__
-    returned = db.session.execute(insert(table).values(rows).returning(table.c.variant_id, table.c.id))
-    ids = dict(returned.all())
+    """Every item in one INSERT (whatever the number of lines: SQLAlchemy sends the rows as one multi-row
+    INSERT), and the items as loaded objects: the answer needs nothing read again. A cart holds one line per
+    variant, so the variant names each returned id."""
+    ids = dict(db.session.execute(_statements().items, rows).all())
     items = []
     for row, change in zip(rows, changes, strict=True):
         item = _as_loaded(OrderItem(id=ids[row["variant_id"]], **row))
@@ -119,15 +118,17 @@ def _insert_items(rows: list[dict], changes: list[StockChange]) -> list[OrderIte
 
 class _Statements(NamedTuple):
     order: Insert  # the order's row, its id returned
+    items: Insert  # its items, one row of parameters each (sent as one multi-row INSERT), (variant id, id) returned
     totals: Update  # the order's number and totals, set once its items are in
 
 
 @cache
 def _statements() -> _Statements:
     """Checkout's writes, built once (every order runs them); the columns come from the values given."""
-    orders = Order.__table__
+    orders, items = Order.__table__, OrderItem.__table__
     return _Statements(
         order=insert(orders).returning(orders.c.id),
+        items=insert(items).returning(items.c.variant_id, items.c.id),
         totals=update(orders).where(orders.c.id == bindparam("p_order")),
     )
 
