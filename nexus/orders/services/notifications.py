@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from nexus.auth.models import User
@@ -24,10 +26,26 @@ _SUBJECTS = {
 }
 
 
+@functools.cache
+def _claim_insert(dialect: str):
+    # Built once per database dialect, on the table: every order's e-mail runs it.
+    insert = upsert_insert(SentNotification.__table__)
+    return insert.values(key=bindparam("p_key")).on_conflict_do_nothing(index_elements=["key"])
+
+
 def _claim(key: str) -> bool:
     """True the first time a key is seen: the notification is then sent in the same transaction."""
-    stmt = upsert_insert(SentNotification).values(key=key).on_conflict_do_nothing(index_elements=["key"])
-    return db.session.execute(stmt).rowcount == 1
+    return db.session.execute(_claim_insert(db.engine.dialect.name), {"p_key": key}).rowcount == 1
+
+
+@functools.cache
+def _status_change():
+    """A status change with its order and the order's customer; built once (every order's e-mail runs it)."""
+    return (
+        select(OrderStatusHistory)
+        .where(OrderStatusHistory.id == bindparam("p_id"))
+        .options(joinedload(OrderStatusHistory.order).joinedload(Order.user))
+    )
 
 
 def notify_order_status(*, history_id: int) -> bool:
@@ -38,11 +56,7 @@ def notify_order_status(*, history_id: int) -> bool:
     commit sends it again on the retry — at least once, as a separate sending task acknowledged after its work
     would (`acks_late`)."""
     try:
-        entry = db.session.scalar(
-            select(OrderStatusHistory)
-            .where(OrderStatusHistory.id == history_id)
-            .options(joinedload(OrderStatusHistory.order).joinedload(Order.user))
-        )
+        entry = db.session.scalar(_status_change(), {"p_id": history_id})
         if entry is None or not _claim(f"order-status:{history_id}"):
             outbox.rollback()
             return False
