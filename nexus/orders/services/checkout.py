@@ -135,7 +135,7 @@ def _statements() -> _Statements:
 
 def _place_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     # The order's rows are written with one statement each and the answer is built from what is in hand: the
-    # session only tracks the objects as loaded (nothing to flush but the outbox row at the commit).
+    # session only tracks the objects as loaded (nothing to flush at the commit).
     with db.session.no_autoflush:
         return _build_order(user_id=user_id, shipping_address=shipping_address, notes=notes)
 
