@@ -112,3 +112,29 @@ def test_movements_are_for_staff(client, customer_headers):
     assert (anonymous.status_code, anonymous.json["code"]) == (401, 401)
     assert (customer.status_code, customer.json["code"], customer.json["status"]) == (403, 403, "Forbidden")
     assert "results" not in customer.json
+
+
+def test_a_sale_takes_only_variants_on_sale_and_returns_each_as_it_stands(app, stock):
+    from nexus.catalog.exceptions import OutOfStock
+
+    # The inactive shirt-L (restocked) and the discontinued product's variant are refused like a short line,
+    # with their stock; nothing is taken, and the ledger is untouched.
+    db.session.get(ProductVariant, stock["shirt-L"]).stock = 4
+    db.session.get(ProductVariant, stock["gone"]).stock = 4
+    commit()
+    lines = [StockLine(stock["shirt-S"], 1), StockLine(stock["shirt-L"], 1), StockLine(stock["gone"], 1)]
+    with pytest.raises(OutOfStock) as refused:
+        take_stock(lines, reason=MovementReason.SALE, only_on_sale=True)
+    db.session.rollback()
+    assert refused.value.details["lines"] == [
+        {"variant_id": stock["shirt-L"], "requested": 1, "available": 4},
+        {"variant_id": stock["gone"], "requested": 1, "available": 4},
+    ]
+    # Without only_on_sale (an adjustment, say) the same variants are taken.
+    assert [c.stock_after for c in take_stock(lines, reason=MovementReason.ADJUSTMENT)] == [4, 3, 3]
+    db.session.rollback()
+
+    (change,) = take_stock([StockLine(stock["shirt-M"], 2)], reason=MovementReason.SALE, only_on_sale=True)
+    variant = db.session.get(ProductVariant, stock["shirt-M"])
+    assert (change.stock_after, change.price, change.sku, change.size) == (4, variant.price, variant.sku, "M")
+    assert (change.product_id, change.product_name, change.product_slug) == (variant.product_id, "Shirt", "shirt")
