@@ -19,7 +19,7 @@ from nexus.orders.services import (
     verify_signature,
     webhook_signature,
 )
-from tests.factories import OrderFactory, UserFactory
+from tests.factories import OrderFactory, OrderItemFactory, UserFactory
 from tests.helpers import sent_emails
 from tests.orders.conftest import sign
 
@@ -113,6 +113,30 @@ def test_a_status_email_is_sent_once_however_often_the_task_runs(app):
     (mail,) = sent_emails(to="buyer@example.com")
     assert mail["subject"] == "Your order NX-2026-000042 is on its way"
     assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 1
+
+
+@pytest.mark.parametrize("items", [1, 3])
+def test_an_order_email_lists_every_item_in_two_statements_whatever_their_number(app, items):
+    from tests.helpers import count_queries
+
+    user = UserFactory(email="lines@example.com")
+    order = OrderFactory(user_id=user.id, number="NX-2026-000077")
+    for number in range(items):
+        OrderItemFactory(order=order, product_name=f"Tee {number}")
+    entry = OrderStatusHistory(order_id=order.id, from_status=None, to_status=OrderStatus.PENDING)
+    db.session.add(entry)
+    db.session.commit()
+    db.session.remove()
+
+    with count_queries() as statements:
+        assert notify_order_status(history_id=entry.id) is True
+    # The status change with its order, customer and items; then the claim. (And the commit.)
+    assert [" ".join(s.split()[:2]) for s in statements if not s.startswith("COMMIT")] == [
+        "SELECT order_status_history.id,",
+        "INSERT INTO",
+    ]
+    (mail,) = sent_emails(to="lines@example.com")
+    assert [f"Tee {number}" in mail["body"] for number in range(items)] == [True] * items
 
 
 def test_a_status_email_that_could_not_be_sent_is_sent_by_the_retry(app, monkeypatch):

@@ -40,11 +40,13 @@ def _claim(key: str) -> bool:
 
 @functools.cache
 def _status_change():
-    """A status change with its order and the order's customer; built once (every order's e-mail runs it)."""
+    """A status change with its order, the order's customer and items, in one statement; built once (every
+    order's e-mail runs it)."""
+    order = joinedload(OrderStatusHistory.order)
     return (
         select(OrderStatusHistory)
         .where(OrderStatusHistory.id == bindparam("p_id"))
-        .options(joinedload(OrderStatusHistory.order).joinedload(Order.user))
+        .options(order.joinedload(Order.user), order.joinedload(Order.items))
     )
 
 
@@ -56,7 +58,7 @@ def notify_order_status(*, history_id: int) -> bool:
     commit sends it again on the retry — at least once, as a separate sending task acknowledged after its work
     would (`acks_late`)."""
     try:
-        entry = db.session.scalar(_status_change(), {"p_id": history_id})
+        entry = db.session.scalars(_status_change(), {"p_id": history_id}).unique().first()
         if entry is None or not _claim(f"order-status:{history_id}"):
             outbox.rollback()
             return False
