@@ -10,7 +10,7 @@ from nexus.catalog.models import MovementReason, Product, ProductStatus, Product
 from nexus.extensions import db
 from nexus.orders.models import Order, OrderItem, OrderStatusHistory
 from tests.conftest import SERVICES
-from tests.factories import ProductFactory, VariantFactory
+from tests.factories import ProductFactory, VariantFactory, product_with_variants
 from tests.helpers import sent_emails
 from tests.orders.conftest import ADDRESS, ORDERS, checkout, emails_about, fill_cart, fresh_order, ledger_sum, stock_of
 
@@ -60,6 +60,23 @@ def test_checkout_turns_the_cart_into_an_order(client, customer, customer_header
     assert ledger_sum(shirt.id) == -2  # the factory's initial stock was not a movement
     (mail,) = sent_emails(to=customer.email)
     assert body["number"] in mail["subject"] and "74.85" in mail["body"]
+
+
+def test_two_sizes_of_one_product_are_two_lines_of_one_product(client, customer, customer_headers):
+    tee = product_with_variants(sizes=("S", "M"), price="12.00", stock=5, name="Basic Tee")
+    small, medium = tee.variants
+    ids = (tee.id, tee.slug, small.id, medium.id)
+    fill_cart(customer, (medium, 1), (small, 2))
+
+    response = checkout(client, customer_headers)
+
+    assert response.status_code == 201, response.json
+    product = {"id": ids[0], "name": "Basic Tee", "slug": ids[1]}
+    assert [(i["product"], i["size"], i["quantity"]) for i in response.json["items"]] == [
+        (product, "S", 2),
+        (product, "M", 1),
+    ]
+    assert (stock_of(ids[2]), stock_of(ids[3])) == (3, 4)
 
 
 def test_prices_and_names_are_copies_that_never_change(client, customer, customer_headers, variant):
