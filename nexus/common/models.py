@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Numeric
@@ -18,6 +19,22 @@ def upsert_insert(target):
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"no upsert for the {dialect} dialect")
     return (postgresql if dialect == "postgresql" else sqlite).insert(target)
+
+
+_BUILT: dict[tuple[str, str], object] = {}
+
+
+def built_once(name: str, build: Callable[[], object]):
+    """`build()`'s statement, built once per database dialect and kept under `name` (unique in the app): a hot
+    path's statement with bound parameters, since building and keying a statement costs more Python time than
+    running it. For statements whose form depends on the dialect (upsert_insert); others can use functools.cache."""
+    from nexus.extensions import db
+
+    key = (name, db.engine.dialect.name)
+    stmt = _BUILT.get(key)
+    if stmt is None:
+        stmt = _BUILT[key] = build()
+    return stmt
 
 
 def utcnow() -> datetime:

@@ -21,23 +21,13 @@ from nexus.catalog.models import ProductStatus, ProductVariant
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
 from nexus.common.errors import NexusError, ValidationFailed
-from nexus.common.models import upsert_insert, utcnow
+from nexus.common.models import built_once, upsert_insert, utcnow
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
-# The hot paths' statements (adding to the cart, checkout), built once per database dialect with bound
-# parameters: building and keying a statement costs more Python time than running it. Their writes are built
+# The hot paths' statements (adding to the cart, checkout) are built once (`built_once`). Their writes are built
 # on the tables: a write of mapped classes takes the ORM's bulk path, ~0.2 ms more CPU each.
 _CARTS, _ITEMS = Cart.__table__, CartItem.__table__
-_STATEMENTS: dict[tuple[str, str], object] = {}
-
-
-def _prepared(name: str, build):
-    key = (name, db.engine.dialect.name)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS[key] = build()
-    return stmt
 
 
 def _with_variant_and_product():
@@ -94,8 +84,8 @@ def lock_cart(*, user_id: int, create: bool = True) -> int | None:
 def _lock(user_id: int, *, create: bool) -> tuple[int, datetime] | None:
     """`lock_cart`, answering (cart id, the updated_at it wrote)."""
     now = utcnow()
-    stmt = _prepared(
-        "lock",
+    stmt = built_once(
+        "cart-lock",
         lambda: (
             update(_CARTS)
             .where(_CARTS.c.user_id == bindparam("p_user"))
@@ -140,7 +130,7 @@ def _lines(column: str, value: int) -> list[CartLine]:
             .execution_options(populate_existing=True)
         )
 
-    rows = db.session.execute(_prepared(f"lines-by-{column}", build), {"p_value": value})
+    rows = db.session.execute(built_once(f"cart-lines-by-{column}", build), {"p_value": value})
     return cart_lines_with_images(rows)
 
 
@@ -216,8 +206,8 @@ def empty_cart(*, cart_id: int) -> list[tuple[int, int]]:
 
     Call `lock_cart` first: it holds the cart's lock (no change of the cart interleaves) and marks the cart
     changed (its updated_at). The caller's rollback puts the lines back."""
-    stmt = _prepared(
-        "empty",
+    stmt = built_once(
+        "cart-empty",
         lambda: (
             delete(_ITEMS)
             .where(_ITEMS.c.cart_id == bindparam("p_cart"))
@@ -284,7 +274,7 @@ def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> tuple[i
         )
 
     params = {"p_cart": cart_id, "p_variant": variant_id, "p_quantity": quantity, "p_now": utcnow()}
-    item_id, total = db.session.execute(_prepared("merge", build), params).one()
+    item_id, total = db.session.execute(built_once("cart-merge", build), params).one()
     return item_id, total
 
 
@@ -324,7 +314,7 @@ def _available_variant(variant_id: int, *, user_id: int) -> tuple[ProductVariant
                 .execution_options(populate_existing=True)
             )
 
-        stmt = _prepared("variant-to-add", build)
+        stmt = built_once("cart-variant-to-add", build)
         row = db.session.execute(stmt, {"p_user": user_id, "p_variant": variant_id}).first()
     if row is None:
         raise VariantNotFound(f"Variant {variant_id} not found.")

@@ -62,43 +62,33 @@ _VARIANTS, _PRODUCTS = ProductVariant.__table__, Product.__table__
 
 def _of_product(column: ColumnElement) -> ColumnElement:
     """A column of the variant's product, as a scalar subquery correlated to product_variants."""
-    products = _PRODUCTS
-    return select(column).where(products.c.id == _VARIANTS.c.product_id).correlate_except(products).scalar_subquery()
+    return select(column).where(_PRODUCTS.c.id == _VARIANTS.c.product_id).correlate_except(_PRODUCTS).scalar_subquery()
 
 
 def _on_sale() -> ColumnElement:
     """The variant is active and its product is for sale."""
-    products = _PRODUCTS
-    active_product = select(products.c.id).where(
-        products.c.id == _VARIANTS.c.product_id, products.c.status == ProductStatus.ACTIVE
+    p = _PRODUCTS.c
+    active_product = select(p.id).where(p.id == _VARIANTS.c.product_id, p.status == ProductStatus.ACTIVE)
+    return and_(_VARIANTS.c.is_active.is_(True), active_product.correlate_except(_PRODUCTS).exists())
+
+
+@functools.cache
+def _stock_update(taking: bool, only_on_sale: bool):
+    """The stock UPDATE, built once (a sale runs one per line): taking is conditional on the stock, and with
+    only_on_sale also on the variant being on sale. It returns the new stock and the variant as it stands, row
+    locked, with its product's low-stock threshold, name and slug: nothing to read again."""
+    v, p = _VARIANTS.c, _PRODUCTS.c
+    threshold = _of_product(func.coalesce(p.low_stock_threshold, bindparam("p_default_threshold")))
+    stmt = (
+        update(_VARIANTS)
+        .where(v.id == bindparam("p_variant"))
+        .values(stock=v.stock + bindparam("p_delta"))
+        .returning(v.stock, v.product_id, threshold, v.price, v.sku, v.size, _of_product(p.name), _of_product(p.slug))
     )
-    return and_(_VARIANTS.c.is_active.is_(True), active_product.correlate_except(products).exists())
-
-
-# The stock UPDATEs, built once (a sale runs one per line), by (taking, selling): taking is conditional on the
-# stock, and selling also on the variant being on sale. Each returns the new stock and the variant as it
-# stands, row locked, with its product's low-stock threshold, name and slug: nothing to read again.
-_STOCK_UPDATES: dict[tuple[bool, bool], object] = {}
-
-
-def _stock_update(taking: bool, selling: bool):
-    stmt = _STOCK_UPDATES.get((taking, selling))
-    if stmt is None:
-        v, p = _VARIANTS.c, _PRODUCTS.c
-        threshold = _of_product(func.coalesce(p.low_stock_threshold, bindparam("p_default_threshold")))
-        stmt = (
-            update(_VARIANTS)
-            .where(v.id == bindparam("p_variant"))
-            .values(stock=v.stock + bindparam("p_delta"))
-            .returning(
-                v.stock, v.product_id, threshold, v.price, v.sku, v.size, _of_product(p.name), _of_product(p.slug)
-            )
-        )
-        if taking:
-            stmt = stmt.where(v.stock >= bindparam("p_needed"))
-        if selling:
-            stmt = stmt.where(_on_sale())
-        _STOCK_UPDATES[(taking, selling)] = stmt
+    if taking:
+        stmt = stmt.where(v.stock >= bindparam("p_needed"))
+    if only_on_sale:
+        stmt = stmt.where(_on_sale())
     return stmt
 
 
@@ -109,7 +99,7 @@ def _apply(
     reason: MovementReason,
     order_id: int | None,
     by_id: int | None,
-    selling: bool = False,
+    only_on_sale: bool = False,
 ) -> tuple[list[StockChange], list[dict]]:
     changes, shortages, movements = [], [], []
     default_threshold = current_app.config["LOW_STOCK_THRESHOLD"]
@@ -118,7 +108,7 @@ def _apply(
         params = {"p_variant": line.variant_id, "p_delta": delta, "p_default_threshold": default_threshold}
         if delta < 0:
             params["p_needed"] = -delta
-        row = db.session.execute(_stock_update(delta < 0, selling), params).first()
+        row = db.session.execute(_stock_update(delta < 0, only_on_sale), params).first()
         if row is None:
             available = db.session.scalar(select(ProductVariant.stock).where(ProductVariant.id == line.variant_id))
             shortages.append({"variant_id": line.variant_id, "requested": line.quantity, "available": available or 0})
@@ -169,11 +159,10 @@ def take_stock(
     same statement: one that is not is named as short too, and the caller tells which it was.
 
     Runs inside the caller's transaction (it only flushes); on OutOfStock the caller rolls back, which also
-    undoes the lines already taken.
-    `UPDATE ... WHERE stock >= :q` is atomic on SQLite and PostgreSQL.
+    undoes the lines already taken. `UPDATE ... WHERE stock >= :q` is atomic on SQLite and PostgreSQL.
     """
     changes, shortages = _apply(
-        _merge(lines), sign=-1, reason=reason, order_id=order_id, by_id=by_id, selling=only_on_sale
+        _merge(lines), sign=-1, reason=reason, order_id=order_id, by_id=by_id, only_on_sale=only_on_sale
     )
     if shortages:
         raise OutOfStock(

@@ -11,7 +11,7 @@ from nexus.auth.models import User
 from nexus.catalog.models import ProductVariant
 from nexus.common import outbox
 from nexus.common.mail import send_mail
-from nexus.common.models import upsert_insert
+from nexus.common.models import built_once, upsert_insert
 from nexus.common.observability import STOCK_ALERTS
 from nexus.common.tasks import send_email_task
 from nexus.extensions import db
@@ -26,16 +26,14 @@ _SUBJECTS = {
 }
 
 
-@functools.cache
-def _claim_insert(dialect: str):
-    # Built once per database dialect, on the table: every order's e-mail runs it.
-    insert = upsert_insert(SentNotification.__table__)
-    return insert.values(key=bindparam("p_key")).on_conflict_do_nothing(index_elements=["key"])
-
-
 def _claim(key: str) -> bool:
     """True the first time a key is seen: the notification is then sent in the same transaction."""
-    return db.session.execute(_claim_insert(db.engine.dialect.name), {"p_key": key}).rowcount == 1
+
+    def build():  # on the table: every order's e-mail runs it
+        insert = upsert_insert(SentNotification.__table__)
+        return insert.values(key=bindparam("p_key")).on_conflict_do_nothing(index_elements=["key"])
+
+    return db.session.execute(built_once("notification-claim", build), {"p_key": key}).rowcount == 1
 
 
 @functools.cache
