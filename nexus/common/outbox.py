@@ -2,9 +2,10 @@
 
 Services call `enqueue(task, *ids)` while they work and `commit()` once at the end. With no broker the
 tasks then run in-process; with a broker each request is first stored as an `outbox_messages` row in the
-same transaction, published once the transaction has committed, and deleted (in batches, within a second)
-when the broker took it. A row whose publishing failed (broker down) stays and `relay_outbox()` publishes it
-later, so a broker outage loses no work and fails no request.
+same transaction, published a moment after the transaction has committed (by a timer thread, with the other
+requests of the moment: one task carries every call of a `batched` task), and deleted when the broker took it.
+A row whose publishing failed (broker down) stays and `relay_outbox()` publishes it later, so a broker outage
+loses no work and fails no request.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import os
 import threading
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import JSON, Engine, Integer, String, Text, delete, insert, select, text
+from flask import Flask, current_app
+from sqlalchemy import JSON, Integer, String, Text, delete, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nexus.common.models import UTCDateTime, utcnow
@@ -113,68 +114,101 @@ def dispatch(messages: list[OutboxMessage]) -> None:
         for message in messages:
             _run_eagerly(message)
         return
-    published = [message.id for message in messages if _publish(message)]
-    if published:
-        _published.forget_soon(db.engine, published)
+    _publisher.add(current_app._get_current_object(), messages)
 
 
-# The relay takes no row younger than this, whatever it is asked: such a row may be published already, its
-# deletion pending (below).
+# The relay takes no row younger than this, whatever it is asked: such a row may be waiting in the process that
+# committed it, to be published and deleted within PUBLISH_AFTER (below).
 RELAY_FLOOR_SECONDS = 2
 
 
-class _Published:
-    """Rows published by this process, deleted together in one short transaction at most FORGET_AFTER seconds
-    later (a timer thread), not one transaction per use case: a busy process deletes many rows per statement.
+class _Publisher:
+    """What this process committed, published a moment later (PUBLISH_AFTER, by a timer thread) rather than with
+    a broker round trip inside each use case: every pending call of a `batched` task goes out as one task, so a busy
+    process sends the worker one task for many order e-mails. The rows published are then deleted together, in one
+    short transaction.
 
-    Until then the relay leaves them alone (RELAY_FLOOR_SECONDS, longer than FORGET_AFTER). A process killed in
-    between leaves its rows to the relay, which publishes them again: at least once, as after any crash between
-    publishing and deleting (every task is safe to run twice). A process exiting normally deletes them first."""
+    Until then the relay leaves the rows alone (RELAY_FLOOR_SECONDS, longer than PUBLISH_AFTER). A process killed in
+    between leaves its rows to the relay, which publishes them: at least once, as after any crash between
+    publishing and deleting (every task is safe to run twice). A process exiting normally publishes them first."""
 
-    FORGET_AFTER = 0.5
+    PUBLISH_AFTER = 0.1
 
     def __init__(self) -> None:
         self._reset()
         os.register_at_fork(after_in_child=self._reset)  # a forked worker starts with nothing pending
-        atexit.register(self.forget_now)
+        atexit.register(self.flush)
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
-        self._ids: dict[Engine, set[int]] = {}  # by database (tests run several apps in one process)
+        self._pending: dict[Flask, list[OutboxMessage]] = {}  # by app (tests run several apps in one process)
         self._timer: threading.Timer | None = None
 
-    def forget_soon(self, engine: Engine, ids: list[int]) -> None:
+    def add(self, app: Flask, messages: list[OutboxMessage]) -> None:
         with self._lock:
-            self._ids.setdefault(engine, set()).update(ids)
+            self._pending.setdefault(app, []).extend(messages)
             if self._timer is None:
-                self._timer = threading.Timer(self.FORGET_AFTER, self.forget_now)
+                self._timer = threading.Timer(self.PUBLISH_AFTER, self.flush)
                 self._timer.daemon = True
                 self._timer.start()
 
-    def forget_now(self) -> None:
-        """Delete the pending rows now (the timer calls it; tests and the exit do too)."""
+    def flush(self) -> None:
+        """Publish what is pending now, and delete the rows published (the timer calls it; tests and the exit do
+        too)."""
         with self._lock:
-            pending, timer = self._ids, self._timer
-            self._ids, self._timer = {}, None
+            pending, timer = self._pending, self._timer
+            self._pending, self._timer = {}, None
         if timer is not None:
             timer.cancel()
-        for engine, ids in pending.items():
-            try:
-                with engine.begin() as connection:
-                    if engine.dialect.name == "postgresql":
-                        # Bookkeeping only: were this commit lost in a database crash, the relay would publish the
-                        # rows again (at least once, as above), so no need to wait for the disk.
-                        connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                    table = OutboxMessage.__table__
-                    connection.execute(delete(table).where(table.c.id.in_(sorted(ids))))
-            except Exception as exc:
-                log.warning(
-                    "could not delete %d published outbox rows (the relay publishes them again): %s", len(ids), exc
-                )
+        for app, messages in pending.items():
+            with app.app_context():
+                try:
+                    _delete_published(send(messages))
+                except Exception:  # the rows stay: the relay publishes them
+                    log.exception("could not publish %d outbox messages (the relay publishes them)", len(messages))
 
 
-_published = _Published()
-forget_published = _published.forget_now
+def _delete_published(ids: list[int]) -> None:
+    if not ids:
+        return
+    try:
+        with db.engine.begin() as connection:
+            if db.engine.dialect.name == "postgresql":
+                # Bookkeeping only: were this commit lost in a database crash, the relay would publish the rows
+                # again (at least once, as above), so no need to wait for the disk.
+                connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            table = OutboxMessage.__table__
+            connection.execute(delete(table).where(table.c.id.in_(sorted(ids))))
+    except Exception as exc:
+        log.warning("could not delete %d published outbox rows (the relay publishes them again): %s", len(ids), exc)
+
+
+_publisher = _Publisher()
+flush = _publisher.flush
+
+# The most calls one task carries (a batch's arguments travel in one broker message).
+MAX_BATCH = 200
+
+
+def send(messages: list[OutboxMessage]) -> list[int]:
+    """Publish the messages, each pending call of a `batched` task (one taking any number of ids, no keyword
+    arguments) together with the others of that task; the ids of the messages published. Stops at the first
+    failure (the broker is down: the rest would fail too)."""
+    published = []
+    for group in _groups(messages):
+        if not _publish(group):
+            break
+        published += [message.id for message in group]
+    return published
+
+
+def _groups(messages: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+    groups: dict[object, list[OutboxMessage]] = {}
+    for position, message in enumerate(messages):
+        task = current_app.extensions["celery"].tasks.get(message.task_name)
+        batched = getattr(task, "batched", False) and not message.kwargs
+        groups.setdefault(message.task_name if batched else position, []).append(message)
+    return [group[start : start + MAX_BATCH] for group in groups.values() for start in range(0, len(group), MAX_BATCH)]
 
 
 def _run_eagerly(message: OutboxMessage) -> None:
@@ -186,17 +220,21 @@ def _run_eagerly(message: OutboxMessage) -> None:
         log.exception("background task %s failed", message.task_name)
 
 
-def _publish(message: OutboxMessage) -> bool:
+def _publish(group: list[OutboxMessage]) -> bool:
+    """One task for the group: its messages' arguments one after another; their headers (the request id) when
+    they all have the same."""
     if current_app.extensions.get("nexus_broker_down_until", datetime.min.replace(tzinfo=utcnow().tzinfo)) > utcnow():
         return False
+    first = group[0]
+    headers = first.headers if all(message.headers == first.headers for message in group) else {}
     try:
-        _task(message.task_name).apply_async(
-            args=message.args, kwargs=message.kwargs, headers=message.headers, retry=False
+        _task(first.task_name).apply_async(
+            args=[arg for message in group for arg in message.args], kwargs=first.kwargs, headers=headers, retry=False
         )
         return True
     except Exception as exc:  # kombu raises many kinds when the broker is away
-        log.warning("could not publish %s (kept in the outbox): %s", message.task_name, exc)
-        # Skip publishing for a few seconds so a broker outage costs one timeout, not one per request.
+        log.warning("could not publish %s (kept in the outbox): %s", first.task_name, exc)
+        # Skip publishing for a few seconds so a broker outage costs one timeout, not one per message.
         current_app.extensions["nexus_broker_down_until"] = utcnow() + timedelta(seconds=5)
         return False
 
@@ -211,14 +249,13 @@ def relay_outbox(*, older_than_seconds: int | None = None, limit: int = 500) -> 
     stmt = select(OutboxMessage).where(OutboxMessage.created_at <= cutoff).order_by(OutboxMessage.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    sent = 0
-    for message in db.session.scalars(stmt).all():
-        if _publish(message):
+    messages = db.session.scalars(stmt).all()
+    published = set(send(messages))
+    for message in messages:
+        if message.id in published:
             db.session.delete(message)
-            sent += 1
         else:
             message.attempts += 1
             message.last_error = "broker unreachable"
-            break
     db.session.commit()
-    return sent
+    return len(published)

@@ -23,17 +23,19 @@ def cancel_expired_orders_task() -> int:
     return cancel_expired_orders()
 
 
-# It sends the e-mail itself: a failing mail server (OSError, smtplib's errors included) is retried too.
+# It sends the e-mails itself: a failing mail server (OSError, smtplib's errors included) is retried too. It takes
+# any number of status changes (`batched`): the outbox sends one task for all those committed together.
 @shared_task(
     name="orders.notify_order_status",
     autoretry_for=(OperationalError, OSError),
     retry_backoff=True,
     max_retries=5,
+    batched=True,
 )
-def notify_order_status_task(history_id: int) -> bool:
+def notify_order_status_task(*history_ids: int) -> int:
     from nexus.orders.services import notify_order_status
 
-    return notify_order_status(history_id=history_id)
+    return notify_order_status(history_ids=history_ids)
 
 
 @shared_task(name="orders.alert_low_stock", **_TRANSIENT)

@@ -18,6 +18,7 @@ from nexus.orders.models import (
     OrderItem,
     OrderPaymentStatus,
     OrderStatus,
+    OrderStatusHistory,
     Payment,
     PaymentStatus,
     SentNotification,
@@ -197,6 +198,7 @@ def no_broker_backoff(app):
 def test_a_broker_outage_fails_no_request_and_loses_no_work(app, client, customer, customer_headers, variant,
                                                             monkeypatch, no_broker_backoff):  # fmt: skip
     celery = app.extensions["celery"]
+    monkeypatch.setattr(outbox._Publisher, "PUBLISH_AFTER", 60)  # published by the explicit call below only
     unreachable = "amqp://guest:guest@127.0.0.1:1//"
     fill_cart(customer, (variant, 2))
     variant_id = variant.id
@@ -210,6 +212,7 @@ def test_a_broker_outage_fails_no_request_and_loses_no_work(app, client, custome
         assert time.monotonic() - started < 10  # publishing is bounded: an outage never hangs a request
         paid = client.post(PAYMENTS, json={"order": placed.json["id"], "method": "card"}, headers=customer_headers)
         assert paid.status_code == 201
+        outbox.flush()  # the publishing the process does a moment after each commit: it fails, the rows stay
 
         db.session.remove()
         kept = db.session.scalars(select(OutboxMessage.task_name)).all()
@@ -232,20 +235,32 @@ def test_a_broker_outage_fails_no_request_and_loses_no_work(app, client, custome
 def test_published_rows_are_deleted_together_and_never_relayed_meanwhile(
     app, client, customer, customer_headers, monkeypatch
 ):
-    """A published task's row is not deleted by a transaction of its own per order: the process deletes the rows
-    it published in one statement shortly after, and the relay leaves such young rows alone until then."""
-    monkeypatch.setattr(outbox._Published, "FORGET_AFTER", 60)  # only the explicit call below deletes them
-    outbox.forget_published()
+    """A task's row is not published and deleted by each order: the process publishes what it committed a moment
+    later, one task for all the order e-mails, deletes the rows in one statement, and the relay leaves such young
+    rows alone until then."""
+    monkeypatch.setattr(outbox._Publisher, "PUBLISH_AFTER", 60)  # only the explicit call below publishes them
+    outbox.flush()
+    published = []
+    task = app.extensions["celery"].tasks["orders.notify_order_status"]
+    real_apply_async = task.apply_async
+    monkeypatch.setattr(
+        task,
+        "apply_async",
+        lambda *args, **kwargs: published.append(kwargs["args"]) or real_apply_async(*args, **kwargs),
+    )
     with count_queries() as during_orders:
         for _ in range(3):
             fill_cart(customer, (VariantFactory(stock=5), 1))
             assert client.post(ORDERS, json={"shipping_address": ADDRESS}, headers=customer_headers).status_code == 201
     assert not [s for s in during_orders if s.lstrip().upper().startswith("DELETE FROM OUTBOX_MESSAGES")]
-    assert _outbox_rows() == 3  # published (the order e-mails), their deletion pending
+    assert published == []
+    assert _outbox_rows() == 3  # the order e-mails, to be published by this process
     assert relay_outbox(older_than_seconds=0) == 0  # younger than the relay's floor: not published twice
 
     with count_queries() as deleting:
-        outbox.forget_published()
+        outbox.flush()
+    (history_ids,) = published  # one task for the three e-mails
+    assert sorted(history_ids) == sorted(db.session.scalars(select(OrderStatusHistory.id)).all())
     assert [s.split(" WHERE")[0] for s in deleting if s.lstrip().upper().startswith("DELETE")] == [
         "DELETE FROM outbox_messages"
     ]

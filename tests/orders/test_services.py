@@ -106,37 +106,87 @@ def test_a_status_email_is_sent_once_however_often_the_task_runs(app):
     db.session.add(entry)
     db.session.commit()
 
-    assert notify_order_status(history_id=entry.id) is True
-    assert notify_order_status(history_id=entry.id) is False
-    assert notify_order_status(history_id=987654) is False
+    assert notify_order_status(history_ids=[entry.id]) == 1
+    assert notify_order_status(history_ids=[entry.id]) == 0
+    assert notify_order_status(history_ids=[987654]) == 0
 
     (mail,) = sent_emails(to="buyer@example.com")
     assert mail["subject"] == "Your order NX-2026-000042 is on its way"
     assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 1
 
 
-@pytest.mark.parametrize("items", [1, 3])
-def test_an_order_email_lists_every_item_in_two_statements_whatever_their_number(app, items):
+def _new_orders(count: int, *, items: int = 1, email: str = "lines@example.com") -> list[int]:
+    """`count` orders of one customer, each with `items` items and its first status change; the changes' ids."""
+    user = UserFactory(email=email)
+    entries = []
+    for position in range(count):
+        order = OrderFactory(user_id=user.id, number=f"NX-2026-{700 + position:06d}")
+        for number in range(items):
+            OrderItemFactory(order=order, product_name=f"Tee {number}")
+        entries.append(OrderStatusHistory(order_id=order.id, from_status=None, to_status=OrderStatus.PENDING))
+    db.session.add_all(entries)
+    db.session.commit()
+    ids = [entry.id for entry in entries]
+    db.session.remove()
+    return ids
+
+
+@pytest.mark.parametrize(("orders", "items"), [(1, 1), (1, 3), (4, 2)])
+def test_order_emails_list_every_item_in_two_statements_whatever_their_number(app, orders, items):
     from tests.helpers import count_queries
 
-    user = UserFactory(email="lines@example.com")
-    order = OrderFactory(user_id=user.id, number="NX-2026-000077")
-    for number in range(items):
-        OrderItemFactory(order=order, product_name=f"Tee {number}")
-    entry = OrderStatusHistory(order_id=order.id, from_status=None, to_status=OrderStatus.PENDING)
-    db.session.add(entry)
-    db.session.commit()
-    db.session.remove()
-
+    ids = _new_orders(orders, items=items)
     with count_queries() as statements:
-        assert notify_order_status(history_id=entry.id) is True
-    # The status change with its order, customer and items; then the claim. (And the commit.)
+        assert notify_order_status(history_ids=ids) == orders
+    # The status changes with their orders, customers and items; then the claims. (And the commit.)
     assert [" ".join(s.split()[:2]) for s in statements if not s.startswith("COMMIT")] == [
         "SELECT order_status_history.id,",
         "INSERT INTO",
     ]
-    (mail,) = sent_emails(to="lines@example.com")
-    assert [f"Tee {number}" in mail["body"] for number in range(items)] == [True] * items
+    mails = sent_emails(to="lines@example.com", wait=False)
+    assert sorted(mail["subject"] for mail in mails) == [
+        f"We received your order NX-2026-{700 + position:06d}" for position in range(orders)
+    ]
+    assert all(f"Tee {number}" in mail["body"] for mail in mails for number in range(items))
+
+
+def test_a_batch_of_order_emails_sends_each_once_skipping_sent_and_missing_ones(app):
+    first, *others = _new_orders(3, email="batch@example.com")
+    assert notify_order_status(history_ids=[first]) == 1
+    assert notify_order_status(history_ids=[*others, first, 987654, others[0]]) == 2
+    assert notify_order_status(history_ids=[first, *others]) == 0
+    assert notify_order_status(history_ids=[]) == 0
+    assert sorted(mail["subject"][-6:] for mail in sent_emails(to="batch@example.com", wait=False)) == [
+        "000700",
+        "000701",
+        "000702",
+    ]
+    assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 3
+
+
+def test_when_one_email_of_a_batch_fails_the_retry_sends_exactly_the_rest(app, monkeypatch):
+    from nexus.orders.services import notifications
+
+    ids = _new_orders(3, email="partial@example.com")
+    real_send, attempts = notifications.send_mail, []
+
+    def fails_on_the_second(**kwargs):
+        attempts.append(kwargs["subject"])
+        if len(attempts) == 2:
+            raise ConnectionRefusedError("mail server down")
+        real_send(**kwargs)
+
+    monkeypatch.setattr(notifications, "send_mail", fails_on_the_second)
+    with pytest.raises(OSError):
+        notify_order_status(history_ids=ids)
+    # The first was sent and stays claimed; the two after it were released.
+    db.session.remove()
+    assert db.session.scalars(select(SentNotification.key)).all() == [f"order-status:{ids[0]}"]
+
+    monkeypatch.setattr(notifications, "send_mail", real_send)
+    assert notify_order_status(history_ids=ids) == 2
+    mails = sent_emails(to="partial@example.com", wait=False)
+    assert sorted(mail["subject"][-6:] for mail in mails) == ["000700", "000701", "000702"]
 
 
 def test_a_status_email_that_could_not_be_sent_is_sent_by_the_retry(app, monkeypatch):
@@ -154,13 +204,13 @@ def test_a_status_email_that_could_not_be_sent_is_sent_by_the_retry(app, monkeyp
 
     monkeypatch.setattr(notifications, "send_mail", mail_server_down)
     with pytest.raises(OSError):
-        notify_order_status(history_id=entry.id)
+        notify_order_status(history_ids=[entry.id])
     # Nothing claimed: the task's retry (autoretry_for OSError) must still send it.
     assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 0
     assert sent_emails(to="retry@example.com", wait=False) == []
 
     monkeypatch.setattr(notifications, "send_mail", real_send)
-    assert notify_order_status(history_id=entry.id) is True
+    assert notify_order_status(history_ids=[entry.id]) == 1
     (mail,) = sent_emails(to="retry@example.com")
     assert mail["subject"] == "Your order NX-2026-000043 is on its way"
     assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from nexus.auth.models import User
@@ -26,51 +27,76 @@ _SUBJECTS = {
 }
 
 
-def _claim(key: str) -> bool:
-    """True the first time a key is seen: the notification is then sent in the same transaction."""
+def _claim(keys: list[str]) -> set[str]:
+    """The keys seen for the first time, now claimed: their notifications are sent in the same transaction. One
+    statement whatever the number of keys."""
 
     def build():  # on the table: every order's e-mail runs it
-        insert = upsert_insert(SentNotification.__table__)
-        return insert.values(key=bindparam("p_key")).on_conflict_do_nothing(index_elements=["key"])
+        table = SentNotification.__table__
+        insert = upsert_insert(table)
+        return insert.on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
 
-    return db.session.execute(built_once("notification-claim", build), {"p_key": key}).rowcount == 1
+    if not keys:
+        return set()
+    rows = db.session.execute(built_once("notification-claim", build), [{"key": key} for key in keys])
+    return set(rows.scalars())
+
+
+def _release(keys: list[str]) -> None:
+    """Undo the claims of notifications that were not sent after all (so that a retry sends them)."""
+    table = SentNotification.__table__
+    db.session.execute(delete(table).where(table.c.key.in_(keys)))
 
 
 @functools.cache
-def _status_change():
-    """A status change with its order, the order's customer and items, in one statement; built once (every
-    order's e-mail runs it)."""
+def _status_changes():
+    """Status changes with their orders, the orders' customers and items, in one statement whatever their
+    number; built once (every order's e-mail runs it)."""
     order = joinedload(OrderStatusHistory.order)
     return (
         select(OrderStatusHistory)
-        .where(OrderStatusHistory.id == bindparam("p_id"))
+        .where(OrderStatusHistory.id.in_(bindparam("p_ids", expanding=True)))
         .options(order.joinedload(Order.user), order.joinedload(Order.items))
+        .order_by(OrderStatusHistory.id)
     )
 
 
-def notify_order_status(*, history_id: int) -> bool:
-    """Email the customer about one status change of their order; False when already sent (or gone).
+def notify_order_status(*, history_ids: Iterable[int]) -> int:
+    """Email the customers about status changes of their orders, each once; how many were sent now (changes
+    already notified, or gone, are skipped). The outbox hands the worker many changes per task at busy times.
 
-    The claim and the sending share one transaction, in this one task (one task per order e-mail, not two): a
-    failed sending rolls the claim back, so the task's retry sends it; a crash after the sending but before the
-    commit sends it again on the retry — at least once, as a separate sending task acknowledged after its work
-    would (`acks_late`)."""
+    The claims and the sending share one transaction: three statements whatever the number of changes. When a
+    sending fails, the changes sent before it stay claimed and the others are released, both committed, and the
+    error goes up: the task's retry sends exactly the rest. A crash after a sending but before the commit sends
+    it again on the retry: at least once, as a separate sending task acknowledged after its work would
+    (`acks_late`)."""
+    ids = sorted(set(history_ids))
     try:
-        entry = db.session.scalars(_status_change(), {"p_id": history_id}).unique().first()
-        if entry is None or not _claim(f"order-status:{history_id}"):
-            outbox.rollback()
-            return False
-        order = entry.order
-        send_mail(
-            to=order.user.email,
-            subject=_SUBJECTS[entry.to_status].format(number=order.number),
-            body=_status_body(order, entry.to_status),
-        )
+        entries = db.session.scalars(_status_changes(), {"p_ids": ids}).unique().all() if ids else []
+        keys = {entry.id: f"order-status:{entry.id}" for entry in entries}
+        claimed = _claim(list(keys.values()))
+        to_send = [entry for entry in entries if keys[entry.id] in claimed]
+        for position, entry in enumerate(to_send):
+            try:
+                _send_status_email(entry)
+            except BaseException:
+                _release([keys[unsent.id] for unsent in to_send[position:]])
+                outbox.commit()
+                raise
     except BaseException:
         outbox.rollback()
         raise
     outbox.commit()
-    return True
+    return len(to_send)
+
+
+def _send_status_email(entry: OrderStatusHistory) -> None:
+    order = entry.order
+    send_mail(
+        to=order.user.email,
+        subject=_SUBJECTS[entry.to_status].format(number=order.number),
+        body=_status_body(order, entry.to_status),
+    )
 
 
 def _status_body(order: Order, status: OrderStatus) -> str:
@@ -95,7 +121,7 @@ def alert_low_stock(*, variant_id: int, order_id: int) -> int:
         variant = db.session.scalar(
             select(ProductVariant).where(ProductVariant.id == variant_id).options(joinedload(ProductVariant.product))
         )
-        if variant is None or not _claim(f"low-stock:{variant_id}:{order_id}"):
+        if variant is None or not _claim([f"low-stock:{variant_id}:{order_id}"]):
             outbox.rollback()
             return 0
         staff = db.session.scalars(select(User.email).where(User.is_staff.is_(True), User.is_active.is_(True))).all()
