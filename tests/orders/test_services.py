@@ -164,27 +164,33 @@ def test_a_batch_of_order_emails_sends_each_once_skipping_sent_and_missing_ones(
     assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 3
 
 
-def test_when_one_email_of_a_batch_fails_the_retry_sends_exactly_the_rest(app, monkeypatch):
+def test_an_email_of_a_batch_that_cannot_be_sent_holds_back_no_other_and_its_retry_sends_it_alone(app, monkeypatch):
     from nexus.orders.services import notifications
 
     ids = _new_orders(3, email="partial@example.com")
-    real_send, attempts = notifications.send_mail, []
+    real_send = notifications.send_mail
 
-    def fails_on_the_second(**kwargs):
-        attempts.append(kwargs["subject"])
-        if len(attempts) == 2:
-            raise ConnectionRefusedError("mail server down")
+    def refuses_the_second(**kwargs):
+        if kwargs["subject"].endswith("000701"):
+            raise ConnectionRefusedError("mail server refused it")
         real_send(**kwargs)
 
-    monkeypatch.setattr(notifications, "send_mail", fails_on_the_second)
+    monkeypatch.setattr(notifications, "send_mail", refuses_the_second)
     with pytest.raises(OSError):
         notify_order_status(history_ids=ids)
-    # The first was sent and stays claimed; the two after it were released.
+    # The first and the third were sent and stay claimed; the second was released.
     db.session.remove()
-    assert db.session.scalars(select(SentNotification.key)).all() == [f"order-status:{ids[0]}"]
+    assert sorted(db.session.scalars(select(SentNotification.key)).all()) == [
+        f"order-status:{ids[0]}",
+        f"order-status:{ids[2]}",
+    ]
+    assert sorted(mail["subject"][-6:] for mail in sent_emails(to="partial@example.com", wait=False)) == [
+        "000700",
+        "000702",
+    ]
 
     monkeypatch.setattr(notifications, "send_mail", real_send)
-    assert notify_order_status(history_ids=ids) == 2
+    assert notify_order_status(history_ids=ids) == 1
     mails = sent_emails(to="partial@example.com", wait=False)
     assert sorted(mail["subject"][-6:] for mail in mails) == ["000700", "000701", "000702"]
 

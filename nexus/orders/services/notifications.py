@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable
 
 from sqlalchemy import bindparam, delete, select
@@ -17,6 +18,8 @@ from nexus.common.observability import STOCK_ALERTS
 from nexus.common.tasks import send_email_task
 from nexus.extensions import db
 from nexus.orders.models import Order, OrderPaymentStatus, OrderStatus, OrderStatusHistory, SentNotification
+
+log = logging.getLogger(__name__)
 
 _SUBJECTS = {
     OrderStatus.PENDING: "We received your order {number}",
@@ -65,28 +68,33 @@ def notify_order_status(*, history_ids: Iterable[int]) -> int:
     """Email the customers about status changes of their orders, each once; how many were sent now (changes
     already notified, or gone, are skipped). The outbox hands the worker many changes per task at busy times.
 
-    The claims and the sending share one transaction: three statements whatever the number of changes. When a
-    sending fails, the changes sent before it stay claimed and the others are released, both committed, and the
-    error goes up: the task's retry sends exactly the rest. A crash after a sending but before the commit sends
-    it again on the retry: at least once, as a separate sending task acknowledged after its work would
-    (`acks_late`)."""
+    The claims and the sending share one transaction: three statements whatever the number of changes. Each
+    e-mail stands alone: when one cannot be sent, the others are still sent, its claim is released, the rest are
+    committed, and its error goes up, so the task's retry sends it and only it (one bad address never holds back
+    another customer's e-mail). A crash after a sending but before the commit sends it again on the retry: at
+    least once, as a separate sending task acknowledged after its work would (`acks_late`)."""
     ids = sorted(set(history_ids))
     try:
         entries = db.session.scalars(_status_changes(), {"p_ids": ids}).unique().all() if ids else []
         keys = {entry.id: f"order-status:{entry.id}" for entry in entries}
         claimed = _claim(list(keys.values()))
         to_send = [entry for entry in entries if keys[entry.id] in claimed]
-        for position, entry in enumerate(to_send):
+        failed: list[tuple[OrderStatusHistory, Exception]] = []
+        for entry in to_send:
             try:
                 _send_status_email(entry)
-            except BaseException:
-                _release([keys[unsent.id] for unsent in to_send[position:]])
-                outbox.commit()
-                raise
+            except Exception as exc:
+                failed.append((entry, exc))
+        if failed:
+            _release([keys[entry.id] for entry, _ in failed])
     except BaseException:
         outbox.rollback()
         raise
     outbox.commit()
+    if failed:
+        for entry, exc in failed[1:]:
+            log.warning("could not send the e-mail of status change %s (retried): %s", entry.id, exc)
+        raise failed[0][1]
     return len(to_send)
 
 
