@@ -69,12 +69,12 @@ def _insert():
 def enqueue(task, *args, **kwargs) -> None:
     """Ask for `task(*args, **kwargs)` once the current transaction commits (ids only, never ORM objects).
 
-    With a broker the row is written at once, with one statement: the session tracks no object for it."""
+    With a broker the row is written at once, with one statement (the columns' defaults fill the rest): the session
+    tracks no object for it."""
     values = {"task_name": task.name, "args": list(args), "kwargs": kwargs, "headers": task_headers()}
     message = OutboxMessage(**values)
     if not _eager():
-        row = {**values, "attempts": 0, "last_error": None, "created_at": utcnow()}
-        message.id = db.session.execute(_insert(), row).scalar_one()
+        message.id = db.session.execute(_insert(), values).scalar_one()
     db.session.info.setdefault(_PENDING, []).append(message)
 
 

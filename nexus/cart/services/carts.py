@@ -8,6 +8,7 @@ backed by the unique (cart, variant) constraint, so even without that lock no li
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from flask import current_app
@@ -25,7 +26,8 @@ from nexus.common.models import built_once, upsert_insert, utcnow
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
-# The hot paths' statements (adding to the cart, checkout) are built once (`built_once`). Their writes are built
+# The hot paths' statements (adding to the cart, checkout) are built once (functools.cache; `built_once` for the
+# upsert, whose form depends on the database). Their writes are built
 # on the tables: a write of mapped classes takes the ORM's bulk path, ~0.2 ms more CPU each.
 _CARTS, _ITEMS = Cart.__table__, CartItem.__table__
 
@@ -84,21 +86,23 @@ def lock_cart(*, user_id: int, create: bool = True) -> int | None:
 def _lock(user_id: int, *, create: bool) -> tuple[int, datetime] | None:
     """`lock_cart`, answering (cart id, the updated_at it wrote)."""
     now = utcnow()
-    stmt = built_once(
-        "cart-lock",
-        lambda: (
-            update(_CARTS)
-            .where(_CARTS.c.user_id == bindparam("p_user"))
-            .values(updated_at=bindparam("p_now"))
-            .returning(_CARTS.c.id)
-        ),
-    )
+    stmt = _lock_statement()
     params = {"p_user": user_id, "p_now": now}
     cart_id = db.session.execute(stmt, params).scalar()
     if cart_id is None and create:
         _insert_cart(user_id, now)
         cart_id = db.session.execute(stmt, params).scalar_one()
     return None if cart_id is None else (cart_id, now)
+
+
+@functools.cache
+def _lock_statement():
+    return (
+        update(_CARTS)
+        .where(_CARTS.c.user_id == bindparam("p_user"))
+        .values(updated_at=bindparam("p_now"))
+        .returning(_CARTS.c.id)
+    )
 
 
 def get_cart(*, user_id: int) -> CartView:
@@ -118,20 +122,20 @@ def _cart_view(cart_id: int, updated_at: datetime) -> CartView:
 def _lines(column: str, value: int) -> list[CartLine]:
     """Cart lines whose `column` ("cart_id" or "id") is `value`, oldest first, with variant, product and main
     image: one statement."""
+    return cart_lines_with_images(db.session.execute(_lines_statement(column), {"p_value": value}))
 
-    def build():
-        return (
-            select(CartItem, main_image_column())
-            .join(CartItem.variant)
-            .join(ProductVariant.product)
-            .where(getattr(CartItem, column) == bindparam("p_value"))
-            .options(contains_eager(CartItem.variant).contains_eager(ProductVariant.product))
-            .order_by(CartItem.id)
-            .execution_options(populate_existing=True)
-        )
 
-    rows = db.session.execute(built_once(f"cart-lines-by-{column}", build), {"p_value": value})
-    return cart_lines_with_images(rows)
+@functools.cache
+def _lines_statement(column: str):
+    return (
+        select(CartItem, main_image_column())
+        .join(CartItem.variant)
+        .join(ProductVariant.product)
+        .where(getattr(CartItem, column) == bindparam("p_value"))
+        .options(contains_eager(CartItem.variant).contains_eager(ProductVariant.product))
+        .order_by(CartItem.id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def get_cart_item(*, user_id: int, item_id: int) -> CartLine:
@@ -206,15 +210,14 @@ def empty_cart(*, cart_id: int) -> list[tuple[int, int]]:
 
     Call `lock_cart` first: it holds the cart's lock (no change of the cart interleaves) and marks the cart
     changed (its updated_at). The caller's rollback puts the lines back."""
-    stmt = built_once(
-        "cart-empty",
-        lambda: (
-            delete(_ITEMS)
-            .where(_ITEMS.c.cart_id == bindparam("p_cart"))
-            .returning(_ITEMS.c.variant_id, _ITEMS.c.quantity)
-        ),
+    return sorted(tuple(row) for row in db.session.execute(_empty_statement(), {"p_cart": cart_id}))
+
+
+@functools.cache
+def _empty_statement():
+    return (
+        delete(_ITEMS).where(_ITEMS.c.cart_id == bindparam("p_cart")).returning(_ITEMS.c.variant_id, _ITEMS.c.quantity)
     )
-    return sorted(tuple(row) for row in db.session.execute(stmt, {"p_cart": cart_id}))
 
 
 def clear_cart(*, user_id: int) -> CartView:
@@ -298,29 +301,30 @@ def _available_variant(variant_id: int, *, user_id: int) -> tuple[ProductVariant
     """The variant (with its product) if it is on sale, and how many of it the user's cart holds already."""
     row = None
     if 1 <= variant_id <= MAX_ID:
-
-        def build():
-            in_cart = (
-                select(CartItem.quantity)
-                .join(Cart, Cart.id == CartItem.cart_id)
-                .where(Cart.user_id == bindparam("p_user"), CartItem.variant_id == ProductVariant.id)
-                .correlate(ProductVariant)
-                .scalar_subquery()
-            )
-            return (
-                select(ProductVariant, in_cart)
-                .where(ProductVariant.id == bindparam("p_variant"))
-                .options(joinedload(ProductVariant.product))
-                .execution_options(populate_existing=True)
-            )
-
-        stmt = built_once("cart-variant-to-add", build)
-        row = db.session.execute(stmt, {"p_user": user_id, "p_variant": variant_id}).first()
+        row = db.session.execute(_variant_statement(), {"p_user": user_id, "p_variant": variant_id}).first()
     if row is None:
         raise VariantNotFound(f"Variant {variant_id} not found.")
     variant, in_cart_quantity = row
     _check_available(variant)
     return variant, in_cart_quantity or 0
+
+
+@functools.cache
+def _variant_statement():
+    """A variant with its product, and its quantity in the user's (`p_user`) cart."""
+    in_cart = (
+        select(CartItem.quantity)
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(Cart.user_id == bindparam("p_user"), CartItem.variant_id == ProductVariant.id)
+        .correlate(ProductVariant)
+        .scalar_subquery()
+    )
+    return (
+        select(ProductVariant, in_cart)
+        .where(ProductVariant.id == bindparam("p_variant"))
+        .options(joinedload(ProductVariant.product))
+        .execution_options(populate_existing=True)
+    )
 
 
 def _check_available(variant: ProductVariant) -> None:
