@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, select
 
 from nexus.auth.exceptions import InvalidToken
 from nexus.auth.models import RevokedToken, User
+from nexus.common.database import PREPARED
 from nexus.common.errors import error_response
 from nexus.common.models import upsert_insert, utcnow
 from nexus.extensions import db, jwt
@@ -63,7 +64,7 @@ def _user_and_revocation():
     return (
         select(User, revoked.label("revoked"))
         .where(User.id == bindparam("p_user"))
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True, **PREPARED)
     )
 
 

@@ -15,14 +15,26 @@ list counts). On PostgreSQL it comes from a second engine whose connections are 
 skips the BEGIN and ROLLBACK round trips a transaction costs (10–15 % of an uncached product read). Under READ
 COMMITTED, PostgreSQL's level (and ours), every statement sees its own snapshot inside a transaction or not, so
 these reads see exactly what they saw before. On SQLite (the embedded default) it is the session's own connection.
+
+Statements marked `PREPARED` (the hot paths': signing in a request, adding to the cart, checkout) run on
+PostgreSQL as server-side prepared statements: each connection PREPAREs one the first time it runs it, then
+only EXECUTEs it, so PostgreSQL parses and plans it once per connection rather than on every run (about half of
+its CPU for these short statements; bench/README.md, "Eighth pass"). psycopg2 has no prepared statements of its
+own: the statement's text is swapped for EXECUTE just before it is sent, after SQLAlchemy has done everything
+else, so its parameters and results are handled as for any statement. Mark only statements with a fixed text (no
+expanding IN) whose best plan does not depend on the values: a prepared statement may settle on a generic plan.
+A marked INSERT given several rows at once is sent as it is (its text varies with the number of rows).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine.interfaces import ExecuteStyle
 from sqlalchemy.exc import DisconnectionError
 
 from nexus.extensions import db
@@ -30,6 +42,10 @@ from nexus.extensions import db
 _RETURNED = "nexus_returned_at"
 _READS = "nexus_read_engine"
 _READ_CONNECTION = "_nexus_read_connection"
+_PREPARED_NAMES = "nexus_prepared"  # in a connection's info: the names it has PREPAREd
+
+# The execution option that asks for a server-side prepared statement: `stmt.execution_options(**PREPARED)`.
+PREPARED = {"nexus_prepared": True}
 
 
 def init_app(app: Flask) -> None:
@@ -42,6 +58,7 @@ def init_app(app: Flask) -> None:
             )
             app.extensions[_READS] = reads
             engines.append(reads)
+            event.listen(db.engine, "do_execute", _execute_prepared)
     for engine in engines:
         _check_when_idle(engine, app.config)
     app.teardown_request(_release_read_connection)
@@ -89,3 +106,44 @@ def _check_when_idle(engine: Engine, config) -> None:
 
     event.listen(engine.pool, "checkin", returned)
     event.listen(engine.pool, "checkout", checked_out)
+
+
+def _execute_prepared(cursor, statement, parameters, context) -> bool | None:
+    """Run a statement marked PREPARED as EXECUTE of its prepared form, PREPAREd first on a new connection; True
+    when done (else SQLAlchemy runs the statement as usual). Listeners of `before_cursor_execute` (the
+    statement counts of the tests, say) still see the statement itself."""
+    if (
+        not context.execution_options.get("nexus_prepared")
+        # Several rows in one INSERT: its text varies with their number, prepare none of them.
+        or context.execute_style is not ExecuteStyle.EXECUTE
+    ):
+        return None
+    name, prepare, execute = _prepared_forms(statement)
+    names = context.root_connection.info.setdefault(_PREPARED_NAMES, set())
+    if name not in names:
+        cursor.execute(prepare)  # a prepared statement outlives the transaction, even one rolled back
+        names.add(name)
+    cursor.execute(execute, parameters)
+    return True
+
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+_FORMS: dict[str, tuple[str, str, str]] = {}
+
+
+def _prepared_forms(statement: str) -> tuple[str, str, str]:
+    """(name, PREPARE, EXECUTE) for a statement in psycopg2's form: its named parameters become $1, $2, … in
+    order of first appearance, and EXECUTE passes them by name as before."""
+    forms = _FORMS.get(statement)
+    if forms is None:
+        order: dict[str, int] = {}
+
+        def positional(match: re.Match) -> str:
+            return f"${order.setdefault(match.group(1), len(order) + 1)}"
+
+        body = _PARAMETER.sub(positional, statement).replace("%%", "%")
+        name = "nx_" + hashlib.blake2b(statement.encode(), digest_size=10).hexdigest()
+        arguments = ", ".join(f"%({parameter})s" for parameter in order)
+        execute = f"EXECUTE {name}({arguments})" if order else f"EXECUTE {name}"
+        forms = _FORMS[statement] = (name, f"PREPARE {name} AS {body}", execute)
+    return forms

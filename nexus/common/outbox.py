@@ -21,6 +21,7 @@ from flask import Flask, current_app
 from sqlalchemy import JSON, Integer, String, Text, delete, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from nexus.common.database import PREPARED
 from nexus.common.models import UTCDateTime, utcnow
 from nexus.extensions import db
 
@@ -63,7 +64,7 @@ def task_headers() -> dict:
 def _insert():
     """An outbox row, its id returned; built once (every order writes one)."""
     table = OutboxMessage.__table__
-    return insert(table).returning(table.c.id)
+    return insert(table).returning(table.c.id).execution_options(**PREPARED)
 
 
 def enqueue(task, *args, **kwargs) -> None:

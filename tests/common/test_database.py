@@ -1,14 +1,22 @@
 """Reads that need no transaction (nexus.common.database.read_connection): autocommit on PostgreSQL, the
-session's own connection on SQLite, and always given back at the end of the request."""
+session's own connection on SQLite, and always given back at the end of the request. Statements marked PREPARED:
+server-side prepared statements on PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import bindparam, insert, select
 
-from nexus.common.database import engines, read_connection
+from nexus.catalog.models import MovementReason, ProductVariant, StockMovement
+from nexus.common.database import PREPARED, _prepared_forms, engines, read_connection
 from nexus.extensions import db
 from tests.conftest import SERVICES
 from tests.factories import product_with_variants
+from tests.helpers import count_queries
+from tests.orders.conftest import ADDRESS, ORDERS
+
+CART_ADD = "/api/store/carts/add_item/"
+ORDER_BODY = {"shipping_address": ADDRESS}
 
 
 @pytest.mark.skipif(not SERVICES, reason="the read engine exists on PostgreSQL only")
@@ -34,3 +42,85 @@ def test_the_read_connection_is_given_back_after_each_request(app, client):
         assert client.get("/api/store/products/?search=never-asked").status_code == 200
     with app.app_context():
         assert all(engine.pool.checkedout() == 0 for engine in engines())
+
+
+# -- server-side prepared statements (nexus.common.database.PREPARED) --------------------------------------------
+
+
+def test_a_marked_statements_prepared_form_numbers_its_parameters_in_order_of_first_use():
+    name, prepare, execute = _prepared_forms("SELECT %(b)s, %(a)s WHERE x = %(b)s AND y LIKE 'a%%'")
+    assert name.startswith("nx_") and _prepared_forms("SELECT 1 WHERE x = %(b)s")[0] != name
+    assert prepare == f"PREPARE {name} AS SELECT $1, $2 WHERE x = $1 AND y LIKE 'a%'"
+    assert execute == f"EXECUTE {name}(%(b)s, %(a)s)"
+
+
+def _prepared(connection) -> dict[str, int]:
+    """This connection's prepared statements: their text and how many times each has run."""
+    rows = connection.exec_driver_sql("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+    return dict(rows.all())
+
+
+@pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
+def test_a_marked_statement_is_prepared_once_per_connection_and_outlives_a_rollback(app):
+    variant = product_with_variants(name="Linen Shirt").variants[0]
+    # Labels of their own: the pooled connection holds other tests' prepared statements too.
+    stmt = (
+        select(ProductVariant.sku.label("marked_sku"))
+        .where(ProductVariant.id == bindparam("p_id"))
+        .execution_options(**PREPARED)
+    )
+    unmarked = select(ProductVariant.size.label("unmarked_size")).where(ProductVariant.id == bindparam("p_id"))
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(stmt, {"p_id": variant.id}).scalar_one() == variant.sku
+        connection.rollback()  # PREPARE is not undone by a rollback: the next run only EXECUTEs it
+        assert connection.execute(stmt, {"p_id": variant.id}).scalar_one() == variant.sku
+        assert connection.execute(stmt, {"p_id": 0}).scalar_one_or_none() is None
+        assert connection.execute(unmarked, {"p_id": variant.id}).scalar_one() == variant.size
+        prepared = _prepared(connection)
+        assert [runs for text, runs in prepared.items() if "marked_sku" in text] == [3]
+        assert not any("unmarked_size" in text for text in prepared)  # unmarked: sent as it is
+
+        connection.invalidate()  # a new connection (the database restarted, say) PREPAREs it again
+        connection.rollback()
+        assert connection.execute(stmt, {"p_id": variant.id}).scalar_one() == variant.sku
+        assert [runs for text, runs in _prepared(connection).items() if "marked_sku" in text] == [1]
+
+
+@pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
+def test_a_marked_insert_of_several_rows_is_sent_as_it_is(app):
+    """Its text varies with the number of rows: preparing each would fill the connection with statements."""
+    variant = product_with_variants(name="Linen Shirt").variants[0]
+    table = StockMovement.__table__
+    stmt = insert(table).returning(table.c.id.label("marked_id")).execution_options(**PREPARED)
+    row = {"variant_id": variant.id, "change": 1, "stock_after": 1, "reason": MovementReason.RESTOCK}
+    with app.app_context(), db.engine.connect() as connection:
+        assert len(connection.execute(stmt, [row, row, row]).all()) == 3
+        assert not any("marked_id" in text for text in _prepared(connection))
+        assert len(connection.execute(stmt, [row]).all()) == 1
+        assert [runs for text, runs in _prepared(connection).items() if "marked_id" in text] == [1]
+        connection.rollback()
+
+
+@pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
+def test_adding_to_the_cart_and_checkout_run_every_statement_prepared(client, customer, customer_headers, monkeypatch):
+    from nexus.common import database
+
+    prepared: list[str] = []  # the statements sent as EXECUTE of a prepared statement
+
+    def recorded(statement: str):
+        prepared.append(statement)
+        return _prepared_forms(statement)
+
+    variant = product_with_variants(name="Linen Shirt", stock=10).variants[0]
+
+    def add_and_order() -> None:
+        added = client.post(CART_ADD, json={"variant_id": variant.id, "quantity": 1}, headers=customer_headers)
+        assert added.status_code == 200, added.json
+        assert client.post(ORDERS, json=ORDER_BODY, headers=customer_headers).status_code == 201
+
+    add_and_order()  # the customer's cart is created once, by an INSERT of its own (not prepared)
+    monkeypatch.setattr(database, "_prepared_forms", recorded)
+    with count_queries() as statements:
+        add_and_order()
+        add_and_order()
+    assert len(statements) == 30 and prepared == statements

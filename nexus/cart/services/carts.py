@@ -21,6 +21,7 @@ from nexus.cart.services.views import CartLine, CartView, cart_lines, cart_lines
 from nexus.catalog.models import ProductStatus, ProductVariant
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
+from nexus.common.database import PREPARED
 from nexus.common.errors import NexusError, ValidationFailed
 from nexus.common.models import built_once, upsert_insert, utcnow
 from nexus.common.pagination import Page, paginate
@@ -102,6 +103,7 @@ def _lock_statement():
         .where(_CARTS.c.user_id == bindparam("p_user"))
         .values(updated_at=bindparam("p_now"))
         .returning(_CARTS.c.id)
+        .execution_options(**PREPARED)
     )
 
 
@@ -134,7 +136,7 @@ def _lines_statement(column: str):
         .where(getattr(CartItem, column) == bindparam("p_value"))
         .options(contains_eager(CartItem.variant).contains_eager(ProductVariant.product))
         .order_by(CartItem.id)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True, **PREPARED)
     )
 
 
@@ -216,7 +218,10 @@ def empty_cart(*, cart_id: int) -> list[tuple[int, int]]:
 @functools.cache
 def _empty_statement():
     return (
-        delete(_ITEMS).where(_ITEMS.c.cart_id == bindparam("p_cart")).returning(_ITEMS.c.variant_id, _ITEMS.c.quantity)
+        delete(_ITEMS)
+        .where(_ITEMS.c.cart_id == bindparam("p_cart"))
+        .returning(_ITEMS.c.variant_id, _ITEMS.c.quantity)
+        .execution_options(**PREPARED)
     )
 
 
@@ -274,6 +279,7 @@ def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> tuple[i
                 },
             )
             .returning(table.c.id, table.c.quantity)
+            .execution_options(**PREPARED)
         )
 
     params = {"p_cart": cart_id, "p_variant": variant_id, "p_quantity": quantity, "p_now": utcnow()}
@@ -323,7 +329,7 @@ def _variant_statement():
         select(ProductVariant, in_cart)
         .where(ProductVariant.id == bindparam("p_variant"))
         .options(joinedload(ProductVariant.product))
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True, **PREPARED)
     )
 
 

@@ -16,6 +16,7 @@ from nexus.catalog.models import SIZES, MovementReason, Product, ProductStatus, 
 from nexus.catalog.services import counts
 from nexus.catalog.services.helpers import count
 from nexus.common import cache
+from nexus.common.database import PREPARED
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
@@ -89,7 +90,7 @@ def _stock_update(taking: bool, only_on_sale: bool):
         stmt = stmt.where(v.stock >= bindparam("p_needed"))
     if only_on_sale:
         stmt = stmt.where(_on_sale())
-    return stmt
+    return stmt.execution_options(**PREPARED)
 
 
 def _apply(
@@ -141,8 +142,13 @@ def _apply(
         )
     if movements and not shortages:  # short: the caller rolls everything back
         # The ledger rows of every line in one INSERT (bulk, no objects to track).
-        db.session.execute(insert(StockMovement.__table__), movements)
+        db.session.execute(_ledger_insert(), movements)
     return changes, shortages
+
+
+@functools.cache
+def _ledger_insert():
+    return insert(StockMovement.__table__).execution_options(**PREPARED)
 
 
 def take_stock(

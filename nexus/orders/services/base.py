@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
+from nexus.common.database import PREPARED
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
@@ -65,7 +66,7 @@ def record_transition(order: Order, to_status: OrderStatus, *, by_id: int | None
 def _history_insert():
     """A history row, its id returned; built once (every order's creation runs it)."""
     history = OrderStatusHistory.__table__
-    return insert(history).returning(history.c.id)
+    return insert(history).returning(history.c.id).execution_options(**PREPARED)
 
 
 def record_creation(order: Order, *, by_id: int) -> OrderStatusHistory:

@@ -17,6 +17,7 @@ from nexus.catalog.exceptions import OutOfStock
 from nexus.catalog.models import MovementReason, Product, ProductStatus, ProductVariant
 from nexus.catalog.services import StockChange, StockLine, take_stock
 from nexus.common import outbox
+from nexus.common.database import PREPARED
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
@@ -127,9 +128,9 @@ def _statements() -> _Statements:
     """Checkout's writes, built once (every order runs them); the columns come from the values given."""
     orders, items = Order.__table__, OrderItem.__table__
     return _Statements(
-        order=insert(orders).returning(orders.c.id),
-        items=insert(items).returning(items.c.variant_id, items.c.id),
-        totals=update(orders).where(orders.c.id == bindparam("p_order")),
+        order=insert(orders).returning(orders.c.id).execution_options(**PREPARED),
+        items=insert(items).returning(items.c.variant_id, items.c.id).execution_options(**PREPARED),
+        totals=update(orders).where(orders.c.id == bindparam("p_order")).execution_options(**PREPARED),
     )
 
 
