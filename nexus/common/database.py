@@ -16,14 +16,17 @@ skips the BEGIN and ROLLBACK round trips a transaction costs (10–15 % of an un
 COMMITTED, PostgreSQL's level (and ours), every statement sees its own snapshot inside a transaction or not, so
 these reads see exactly what they saw before. On SQLite (the embedded default) it is the session's own connection.
 
-Statements marked `PREPARED` (the hot paths': signing in a request, adding to the cart, checkout) run on
-PostgreSQL as server-side prepared statements: each connection PREPAREs one the first time it runs it, then
-only EXECUTEs it, so PostgreSQL parses and plans it once per connection rather than on every run (about half of
-its CPU for these short statements; bench/README.md, "Eighth pass"). psycopg2 has no prepared statements of its
-own: the statement's text is swapped for EXECUTE just before it is sent, after SQLAlchemy has done everything
-else, so its parameters and results are handled as for any statement. Mark only statements with a fixed text (no
-expanding IN) whose best plan does not depend on the values: a prepared statement may settle on a generic plan.
-A marked INSERT given several rows at once is sent as it is (its text varies with the number of rows).
+Statements marked `PREPARED` (the hot paths': signing in a request, adding to the cart, checkout, a product's
+page and the default product list) run on PostgreSQL as server-side prepared statements: each connection
+PREPAREs one the first time it runs it, then only EXECUTEs it, so PostgreSQL parses and plans it once per
+connection rather than on every run (about half of its CPU for these short statements; bench/README.md, "Eighth
+pass"). psycopg2 has no prepared statements of its own: the statement's text is swapped for EXECUTE just before
+it is sent, after SQLAlchemy has done everything else, so its parameters and results are handled as for any
+statement. Mark only statements whose best plan does not depend on the values (a prepared statement may settle on
+a generic plan: searches and filtered lists are not marked, and a search measured slower so), and whose text takes
+few forms: an expanding IN has one per number of values, so mark it only where that number is bounded (a page's
+products: at most MAX_PAGE_SIZE). A marked INSERT given several rows at once is sent as it is (its text varies
+with the number of rows).
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ PREPARED = {"nexus_prepared": True}
 
 
 def init_app(app: Flask) -> None:
-    """Check the connections of every engine on checkout when idle long enough; make the read engine."""
+    """Check the connections of every engine on checkout when idle long enough; make the read engine; run
+    PREPARED statements prepared on PostgreSQL."""
     with app.app_context():
         engines = list(db.engines.values())
         if db.engine.dialect.name == "postgresql":
@@ -58,7 +62,8 @@ def init_app(app: Flask) -> None:
             )
             app.extensions[_READS] = reads
             engines.append(reads)
-            event.listen(db.engine, "do_execute", _execute_prepared)
+            for engine in (db.engine, reads):
+                event.listen(engine, "do_execute", _execute_prepared)
     for engine in engines:
         _check_when_idle(engine, app.config)
     app.teardown_request(_release_read_connection)

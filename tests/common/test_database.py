@@ -124,3 +124,41 @@ def test_adding_to_the_cart_and_checkout_run_every_statement_prepared(client, cu
         add_and_order()
         add_and_order()
     assert len(statements) == 30 and prepared == statements
+
+
+@pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
+def test_a_products_page_and_the_unfiltered_list_run_prepared_but_filtered_lists_and_searches_do_not(
+    app, client, monkeypatch
+):
+    """A prepared statement may settle on one plan for all values: only statements whose plan cannot depend on
+    them are marked."""
+    from nexus.common import cache, database
+
+    product = product_with_variants(name="Linen Shirt")
+    prepared: list[str] = []
+
+    def recorded(statement: str):
+        prepared.append(statement)
+        return _prepared_forms(statement)
+
+    monkeypatch.setattr(database, "_prepared_forms", recorded)
+    monkeypatch.setattr(cache, "enabled", lambda: False)  # every request reads the database
+
+    def run(path: str) -> tuple[list[str], list[str]]:
+        prepared.clear()
+        with count_queries() as statements:
+            assert client.get(path).status_code == 200
+        return statements, list(prepared)
+
+    for path in (
+        "/api/store/products/",
+        "/api/store/products/?ordering=-price",
+        f"/api/store/products/{product.slug}/",
+    ):
+        run(path)  # a list's first request counts its products and stores the count, once
+        statements, prepared_ones = run(path)
+        assert len(statements) >= 2 and prepared_ones == statements, path
+    for path in ("/api/store/products/?search=linen", "/api/store/products/?min_price=10&size=M"):
+        statements, prepared_ones = run(path)
+        page = [s for s in statements if "LIMIT" in s]
+        assert len(page) == 1 and page[0] not in prepared_ones, path

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from nexus.catalog.models import CatalogState, Category, ListCount, Product, ProductVariant, Review
 from nexus.common.cache import digest
-from nexus.common.database import read_connection
+from nexus.common.database import PREPARED, read_connection
 from nexus.common.models import upsert_insert
 from nexus.extensions import db
 
@@ -103,6 +103,7 @@ def _lookup_statement():
         select(CatalogState.generation, ListCount.count)
         .outerjoin(ListCount, (ListCount.key == bindparam("p_key")) & (ListCount.generation == CatalogState.generation))
         .where(CatalogState.id == 1)
+        .execution_options(**PREPARED)
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, cast, literal_column, n
 from nexus.catalog.exceptions import ProductNotFound
 from nexus.catalog.models import Category, Product, ProductImage, ProductVariant, seo_description, seo_title
 from nexus.catalog.services.lookup import visible
-from nexus.common.database import read_connection
+from nexus.common.database import PREPARED, read_connection
 from nexus.common.models import UTCDateTime
 from nexus.common.pagination import Page, check_page
 
@@ -80,7 +80,8 @@ def _parts(is_staff: bool) -> Select:
         ProductImage.created_at,
         ProductImage.id,
     ).where(ProductImage.product_id.in_(_IDS))
-    return union_all(variants, images).order_by("kind", "product_id", "rank")
+    # Prepared: its text takes one form per number of ids, at most a page's (MAX_PAGE_SIZE).
+    return union_all(variants, images).order_by("kind", "product_id", "rank").execution_options(**PREPARED)
 
 
 def _execute(stmt, params=None):
@@ -197,7 +198,7 @@ def product_page(stmt: Select, params: dict, *, is_staff: bool, page: int, page_
 
 @cache
 def _by_slug(is_staff: bool) -> Select:
-    return product_rows(Product.slug == bindparam("slug"), *visible(is_staff))
+    return product_rows(Product.slug == bindparam("slug"), *visible(is_staff)).execution_options(**PREPARED)
 
 
 def product_document(*, slug: str, is_staff: bool) -> dict:

@@ -15,7 +15,7 @@ from nexus.catalog.services.categories import category_id_by_slug, subtree_ids
 from nexus.catalog.services.documents import product_page, product_rows
 from nexus.catalog.services.helpers import like_pattern
 from nexus.catalog.services.lookup import visible
-from nexus.common.database import read_connection
+from nexus.common.database import PREPARED, read_connection
 from nexus.common.pagination import Page
 from nexus.extensions import db
 
@@ -138,7 +138,11 @@ def _statements(shape: _Shape) -> tuple[Select, Select]:
     ordering = _ordering(shape.ordering, rank)
     count = select(func.count()).select_from(Product).where(*criteria)
     if shape.search != "words":
-        return product_rows(*criteria).order_by(*ordering).limit(_LIMIT).offset(_OFFSET), count
+        page = product_rows(*criteria).order_by(*ordering).limit(_LIMIT).offset(_OFFSET)
+        # The unfiltered list (any order) is prepared: its plan is the same for every page. A filtered list's best
+        # plan depends on the values (how many products a category or price range holds): planned each time.
+        unfiltered = not any(value for name, value in shape._asdict().items() if name not in ("is_staff", "ordering"))
+        return page.execution_options(**PREPARED) if unfiltered else page, count
     # A search of several words sorts every match (no index holds its order): the page's ids are picked from narrow
     # (id, sort key) rows first, and only those products are read whole and joined to their category — sorting
     # ~800 whole rows joined to their category took 5.7 ms at 100,000 products, this 3.6. The outer ORDER BY
