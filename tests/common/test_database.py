@@ -54,16 +54,31 @@ def test_a_marked_statements_prepared_form_numbers_its_parameters_in_order_of_fi
     assert execute == f"EXECUTE {name}(%(b)s, %(a)s)"
 
 
-def _prepared(connection) -> dict[str, int]:
-    """This connection's prepared statements: their text and how many times each has run."""
+def _runs(connection, label: str) -> list[int]:
+    """How many times each of this connection's prepared statements whose text holds `label` has run (labels of
+    the tests' own: the pooled connection holds other tests' prepared statements too)."""
     rows = connection.exec_driver_sql("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
-    return dict(rows.all())
+    return [runs for text, runs in rows if label in text]
+
+
+@pytest.fixture
+def sent_prepared(monkeypatch) -> list[str]:
+    """The statements sent as EXECUTE of a prepared statement from now on, in order."""
+    from nexus.common import database
+
+    sent: list[str] = []
+
+    def recorded(statement: str):
+        sent.append(statement)
+        return _prepared_forms(statement)
+
+    monkeypatch.setattr(database, "_prepared_forms", recorded)
+    return sent
 
 
 @pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
 def test_a_marked_statement_is_prepared_once_per_connection_and_outlives_a_rollback(app):
     variant = product_with_variants(name="Linen Shirt").variants[0]
-    # Labels of their own: the pooled connection holds other tests' prepared statements too.
     stmt = (
         select(ProductVariant.sku.label("marked_sku"))
         .where(ProductVariant.id == bindparam("p_id"))
@@ -76,14 +91,13 @@ def test_a_marked_statement_is_prepared_once_per_connection_and_outlives_a_rollb
         assert connection.execute(stmt, {"p_id": variant.id}).scalar_one() == variant.sku
         assert connection.execute(stmt, {"p_id": 0}).scalar_one_or_none() is None
         assert connection.execute(unmarked, {"p_id": variant.id}).scalar_one() == variant.size
-        prepared = _prepared(connection)
-        assert [runs for text, runs in prepared.items() if "marked_sku" in text] == [3]
-        assert not any("unmarked_size" in text for text in prepared)  # unmarked: sent as it is
+        assert _runs(connection, "marked_sku") == [3]
+        assert _runs(connection, "unmarked_size") == []  # unmarked: sent as it is
 
         connection.invalidate()  # a new connection (the database restarted, say) PREPAREs it again
         connection.rollback()
         assert connection.execute(stmt, {"p_id": variant.id}).scalar_one() == variant.sku
-        assert [runs for text, runs in _prepared(connection).items() if "marked_sku" in text] == [1]
+        assert _runs(connection, "marked_sku") == [1]
 
 
 @pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
@@ -95,22 +109,16 @@ def test_a_marked_insert_of_several_rows_is_sent_as_it_is(app):
     row = {"variant_id": variant.id, "change": 1, "stock_after": 1, "reason": MovementReason.RESTOCK}
     with app.app_context(), db.engine.connect() as connection:
         assert len(connection.execute(stmt, [row, row, row]).all()) == 3
-        assert not any("marked_id" in text for text in _prepared(connection))
+        assert _runs(connection, "marked_id") == []
         assert len(connection.execute(stmt, [row]).all()) == 1
-        assert [runs for text, runs in _prepared(connection).items() if "marked_id" in text] == [1]
+        assert _runs(connection, "marked_id") == [1]
         connection.rollback()
 
 
 @pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
-def test_adding_to_the_cart_and_checkout_run_every_statement_prepared(client, customer, customer_headers, monkeypatch):
-    from nexus.common import database
-
-    prepared: list[str] = []  # the statements sent as EXECUTE of a prepared statement
-
-    def recorded(statement: str):
-        prepared.append(statement)
-        return _prepared_forms(statement)
-
+def test_adding_to_the_cart_and_checkout_run_every_statement_prepared(
+    client, customer, customer_headers, sent_prepared
+):
     variant = product_with_variants(name="Linen Shirt", stock=10).variants[0]
 
     def add_and_order() -> None:
@@ -119,36 +127,29 @@ def test_adding_to_the_cart_and_checkout_run_every_statement_prepared(client, cu
         assert client.post(ORDERS, json=ORDER_BODY, headers=customer_headers).status_code == 201
 
     add_and_order()  # the customer's cart is created once, by an INSERT of its own (not prepared)
-    monkeypatch.setattr(database, "_prepared_forms", recorded)
+    sent_prepared.clear()
     with count_queries() as statements:
         add_and_order()
         add_and_order()
-    assert len(statements) == 30 and prepared == statements
+    assert len(statements) == 30 and sent_prepared == statements
 
 
 @pytest.mark.skipif(not SERVICES, reason="server-side prepared statements are PostgreSQL's")
 def test_a_products_page_and_the_unfiltered_list_run_prepared_but_filtered_lists_and_searches_do_not(
-    app, client, monkeypatch
+    client, monkeypatch, sent_prepared
 ):
     """A prepared statement may settle on one plan for all values: only statements whose plan cannot depend on
     them are marked."""
-    from nexus.common import cache, database
+    from nexus.common import cache
 
     product = product_with_variants(name="Linen Shirt")
-    prepared: list[str] = []
-
-    def recorded(statement: str):
-        prepared.append(statement)
-        return _prepared_forms(statement)
-
-    monkeypatch.setattr(database, "_prepared_forms", recorded)
     monkeypatch.setattr(cache, "enabled", lambda: False)  # every request reads the database
 
     def run(path: str) -> tuple[list[str], list[str]]:
-        prepared.clear()
+        sent_prepared.clear()
         with count_queries() as statements:
             assert client.get(path).status_code == 200
-        return statements, list(prepared)
+        return statements, list(sent_prepared)
 
     for path in (
         "/api/store/products/",

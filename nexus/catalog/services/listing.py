@@ -82,6 +82,13 @@ class _Shape(NamedTuple):
     search: str | None
     ordering: str | None
 
+    @property
+    def filtered(self) -> bool:
+        """Any filter or search (the visibility and the order are not filters)."""
+        return any(
+            (self.status, self.category, self.low, self.high, self.size, self.min_rating, self.in_stock, self.search)
+        )
+
 
 def _criteria(shape: _Shape) -> tuple[list[ColumnElement], list[ColumnElement] | None]:
     """(criteria, best-match ordering of a search). The variant filters read the products' exact summaries of
@@ -141,8 +148,7 @@ def _statements(shape: _Shape) -> tuple[Select, Select]:
         page = product_rows(*criteria).order_by(*ordering).limit(_LIMIT).offset(_OFFSET)
         # The unfiltered list (any order) is prepared: its plan is the same for every page. A filtered list's best
         # plan depends on the values (how many products a category or price range holds): planned each time.
-        unfiltered = not any(value for name, value in shape._asdict().items() if name not in ("is_staff", "ordering"))
-        return page.execution_options(**PREPARED) if unfiltered else page, count
+        return (page if shape.filtered else page.execution_options(**PREPARED)), count
     # A search of several words sorts every match (no index holds its order): the page's ids are picked from narrow
     # (id, sort key) rows first, and only those products are read whole and joined to their category — sorting
     # ~800 whole rows joined to their category took 5.7 ms at 100,000 products, this 3.6. The outer ORDER BY
