@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from nexus.auth.models import User
 from nexus.auth.passwords import check_password
@@ -37,7 +37,10 @@ def _count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-def test_seed_demo_builds_an_exact_catalog(app, client):
+@pytest.mark.parametrize("chunk", [1000, 7], ids=["one-chunk", "chunks-side-by-side"])
+def test_seed_demo_builds_an_exact_catalog(app, client, monkeypatch, chunk):
+    # In chunks of 7, PostgreSQL inserts them over several connections at once (SQLite in turn).
+    monkeypatch.setattr(demo, "CHUNK", chunk)
     result = _seed(app, "--products", "40", "--seed", "3")
     assert "Seeded 40 products, 240 variants" in result.output
     assert _count(Product) == 40
@@ -93,6 +96,59 @@ def test_seed_demo_if_empty_and_reruns(app):
     assert _count(Product) == 12
     assert (_count(Category), _count(User)) == (categories, users)  # the tree and the demo customers are reused
     assert "password" not in result.output
+
+
+def _catalog_by_number() -> list[tuple]:
+    """Each product's rows (not its ids or its number), in the order of its number (the SKUs' digits)."""
+    products = db.session.scalars(select(Product)).all()
+    return [
+        (
+            product.name,
+            product.status,
+            product.category_id,
+            product.min_price,
+            product.average_rating,
+            [(v.size, v.price, v.stock, v.is_active) for v in product.variants],
+            sorted(image.image for image in product.images),
+        )
+        for product in sorted(products, key=lambda product: product.variants[0].sku)
+    ]
+
+
+def test_seed_side_by_side_makes_the_same_catalog_as_in_turn(app, monkeypatch):
+    monkeypatch.setattr(demo, "CHUNK", 4)
+    monkeypatch.setattr(demo, "SEED_CONNECTIONS", 1)
+    _seed(app, "--products", "30", "--seed", "11")
+    in_turn = _catalog_by_number()
+    db.session.execute(delete(Product))
+    db.session.commit()
+
+    monkeypatch.setattr(demo, "SEED_CONNECTIONS", 3)
+    result = _seed(app, "--products", "30", "--seed", "11")
+    assert "Seeded 30 products, 180 variants" in result.output
+    assert _catalog_by_number() == in_turn
+    assert _count(Product) == 30
+
+
+def test_seed_stops_at_a_failing_chunk_and_keeps_the_chunks_before(app, monkeypatch):
+    monkeypatch.setattr(demo, "CHUNK", 3)
+    inserted, calls = demo._insert_chunk, []
+
+    def failing_third(drafts):
+        calls.append(len(drafts))
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return inserted(drafts)
+
+    monkeypatch.setattr(demo, "_insert_chunk", failing_third)
+    with pytest.raises(RuntimeError, match="disk full"):
+        demo.seed_demo(products=30, seed=4)
+    db.session.remove()
+    # The failing chunk wrote nothing; no chunk after it started (at most the one already being inserted).
+    assert _count(Product) % 3 == 0
+    assert 6 <= _count(Product) <= 9
+    assert len(calls) <= 4
+    assert _count(ProductVariant) == 6 * _count(Product)
 
 
 def test_seeded_products_are_searchable(app, client):
