@@ -28,8 +28,8 @@ from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
 # The hot paths' statements (adding to the cart, checkout) are built once (functools.cache; `built_once` for the
-# upsert, whose form depends on the database). Their writes are built
-# on the tables: a write of mapped classes takes the ORM's bulk path, ~0.2 ms more CPU each.
+# upsert, whose form depends on the database). Their writes are built on the tables: a write of mapped classes
+# takes the ORM's bulk path, ~0.2 ms more CPU each.
 _CARTS, _ITEMS = Cart.__table__, CartItem.__table__
 
 

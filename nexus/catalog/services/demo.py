@@ -378,8 +378,9 @@ def _insert_chunk(drafts: list[_Draft]) -> SeedReport:
 
 def _insert_in_turn(chunks: Iterator[list[_Draft]], report: SeedReport, progress: Callable[[int], None]) -> None:
     for drafts in chunks:
-        report.add(_insert_chunk(drafts))
-        progress(len(drafts))
+        added = _insert_chunk(drafts)
+        report.add(added)
+        progress(added.products)
 
 
 def _insert_side_by_side(
@@ -404,19 +405,17 @@ def _insert_side_by_side(
             report.add(added)
             progress(added.products)
 
+    # At most `connections` chunks are submitted at once, so each starts at once and none waits in the pool's
+    # queue: when one fails, its error leaves this loop, nothing more is submitted, and leaving the pool waits for
+    # the chunks already being inserted.
     with ThreadPoolExecutor(max_workers=connections, thread_name_prefix="seed-demo") as pool:
         running: set[Future] = set()
-        try:
-            for drafts in chunks:
-                if len(running) == connections:
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
-                    settle(done)
-                running.add(pool.submit(insert, drafts))
-            settle(running)
-        except BaseException:
-            for future in running:
-                future.cancel()
-            raise
+        for drafts in chunks:
+            if len(running) == connections:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                settle(done)
+            running.add(pool.submit(insert, drafts))
+        settle(running)
 
 
 def seed_demo(*, products: int, seed: int | None = None, progress: Callable[[int], None] | None = None) -> SeedReport:
