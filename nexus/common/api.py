@@ -78,6 +78,11 @@ class Blueprint(flask_smorest.Blueprint):
     def route(self, rule: str, *args, **kwargs):
         return super().route(rule.replace("<int:", f"<int(max={MAX_ID}):"), *args, **kwargs)
 
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's, with a schema class instantiated once, here: given the class, webargs makes an instance
+        on every request (a deep copy of its fields, and of a nested schema's)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
     def login_required(self, *, admin: bool = False, refresh: bool = False):
         """Require a valid access token (or refresh token); with admin=True, a staff user.
 

@@ -48,3 +48,23 @@ def test_money_is_documented_as_a_decimal_string(client):
     assert money
     for name, field, spec in money:
         assert spec.get("type") == "string", f"{name}.{field} is documented as {spec.get('type')}"
+
+
+def test_a_body_schema_is_made_once_not_per_request(client, customer_headers, monkeypatch):
+    """Given a schema class, webargs would make an instance (a deep copy of its fields) for every request."""
+    from nexus.cart.schemas import CartItemCreateSchema
+
+    made = []
+    original = CartItemCreateSchema.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CartItemCreateSchema, "__init__", counted)
+    for _ in range(2):
+        answer = client.post("/api/store/carts/add_item/", json={"variant_id": 999999}, headers=customer_headers)
+        assert answer.status_code == 404  # parsed and validated: the variant is unknown
+    invalid = client.post("/api/store/carts/add_item/", json={"quantity": 1}, headers=customer_headers)
+    assert invalid.status_code == 400 and "variant_id" in invalid.json["errors"]["json"]
+    assert made == []
