@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from flask import Flask, request
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
@@ -18,7 +19,7 @@ from sqlalchemy import bindparam, delete, select
 
 from nexus.auth.exceptions import InvalidToken
 from nexus.auth.models import RevokedToken, User
-from nexus.common.database import PREPARED
+from nexus.common.database import PREPARED, run
 from nexus.common.errors import error_response
 from nexus.common.models import upsert_insert, utcnow
 from nexus.extensions import db, jwt
@@ -27,7 +28,7 @@ _USER_KEY = "nexus.token_user"
 MAX_ID = 2**31 - 1  # users.id is a 32-bit integer on PostgreSQL
 
 
-def issue_tokens(user: User) -> dict[str, str]:
+def issue_tokens(user: User | SignedIn) -> dict[str, str]:
     """A new access and refresh pair; identities are strings, the token version ties them to the password."""
     claims = {"tv": user.token_version}
     identity = str(user.id)
@@ -56,28 +57,44 @@ def decode(token: str, *, token_type: str | None = None) -> dict:
     return payload
 
 
+class SignedIn(NamedTuple):
+    """The user a token speaks for, as requests use them (`current_user`): a row, not an ORM object (every
+    authenticated request loads one). Everything the user's own answer shows, never the password."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    phone_number: str
+    is_active: bool
+    is_staff: bool
+    is_verified: bool
+    token_version: int
+    date_joined: datetime
+    updated_at: datetime
+
+
 @functools.cache
 def _user_and_revocation():
-    """The user and whether the token is revoked, in one statement; built once (every authenticated request runs
-    it), on first use."""
+    """The user's columns of SignedIn and whether the token is revoked, in one statement; built once (every
+    authenticated request runs it), on first use."""
+    users = User.__table__
+    columns = [users.c.created_at if name == "date_joined" else users.c[name] for name in SignedIn._fields]
     revoked = select(RevokedToken.jti).where(RevokedToken.jti == bindparam("p_jti")).exists()
-    return (
-        select(User, revoked.label("revoked"))
-        .where(User.id == bindparam("p_user"))
-        .execution_options(populate_existing=True, **PREPARED)
-    )
+    return select(*columns, revoked).where(users.c.id == bindparam("p_user")).execution_options(**PREPARED)
 
 
-def token_user(payload: dict) -> User | None:
+def token_user(payload: dict) -> SignedIn | None:
     """The active user a token speaks for; None when the token was revoked, predates a password change, or its
     user is gone or inactive. One statement."""
     user_id = subject_id(payload)
     if user_id is None or not isinstance(payload.get("jti"), str):
         return None
-    row = db.session.execute(_user_and_revocation(), {"p_user": user_id, "p_jti": payload["jti"]}).first()
-    if row is None:
+    rows = run(_user_and_revocation(), {"p_user": user_id, "p_jti": payload["jti"]})
+    if not rows:
         return None
-    user, is_revoked = row
+    *columns, is_revoked = rows[0]
+    user = SignedIn(*columns)
     if is_revoked or not user.is_active or payload.get("tv") != user.token_version:
         return None
     return user
@@ -111,7 +128,7 @@ def delete_expired_revocations() -> int:
     return db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow())).rowcount
 
 
-def _request_user(payload: dict) -> User | None:
+def _request_user(payload: dict) -> SignedIn | None:
     """`token_user`, run once a request: the blocklist and user loaders both ask."""
     cached = request.environ.get(_USER_KEY)
     if cached is not None and cached[0] == payload.get("jti"):

@@ -21,7 +21,7 @@ from flask import Flask, current_app
 from sqlalchemy import JSON, Integer, String, Text, delete, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nexus.common.database import PREPARED
+from nexus.common.database import PREPARED, run
 from nexus.common.models import UTCDateTime, utcnow
 from nexus.extensions import db
 
@@ -75,7 +75,7 @@ def enqueue(task, *args, **kwargs) -> None:
     values = {"task_name": task.name, "args": list(args), "kwargs": kwargs, "headers": task_headers()}
     message = OutboxMessage(**values)
     if not _eager():
-        message.id = db.session.execute(_insert(), values).scalar_one()
+        [(message.id,)] = run(_insert(), values)
     db.session.info.setdefault(_PENDING, []).append(message)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pycountry
-from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, post_load, validate, validates_schema
 
 from nexus.common.api import MAX_ID
 from nexus.common.pagination import PaginationArgsSchema
@@ -86,11 +86,11 @@ class OrderSchema(Schema):
     updated_at = fields.DateTime(required=True)
     user = fields.Nested(OrderUserSchema, metadata={"description": "admins only"})
 
-    @post_dump(pass_original=True)
-    def _user_for_admins_only(self, data: dict, order, **kwargs) -> dict:
-        if not getattr(order, "shown_to_staff", False):
-            data.pop("user", None)
-        return data
+    def get_attribute(self, obj, attr, default):
+        # `user` is read for admins only: for anyone else it is left out, never loaded.
+        if attr == "user" and not getattr(obj, "shown_to_staff", False):
+            return missing
+        return super().get_attribute(obj, attr, default)
 
 
 class PaymentSchema(Schema):

@@ -5,10 +5,14 @@ server-side prepared statements on PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, create_engine, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
 
+from nexus.cart.models import Cart
 from nexus.catalog.models import MovementReason, ProductVariant, StockMovement
-from nexus.common.database import PREPARED, _prepared_forms, engines, read_connection
+from nexus.common.database import PREPARED, _prepared_forms, engines, read_connection, run, run_rows
+from nexus.common.models import utcnow
 from nexus.extensions import db
 from tests.conftest import SERVICES
 from tests.factories import product_with_variants
@@ -163,3 +167,122 @@ def test_a_products_page_and_the_unfiltered_list_run_prepared_but_filtered_lists
         statements, prepared_ones = run(path)
         page = [s for s in statements if "LIMIT" in s]
         assert len(page) == 1 and page[0] not in prepared_ones, path
+
+
+# -- run(): the hot paths' statements on the driver ----------------------------------------------------------
+
+
+def _ledger_row_statement():
+    table = StockMovement.__table__
+    return (
+        insert(table)
+        .returning(table.c.id, table.c.reason, table.c.created_at, table.c.change)
+        .execution_options(**PREPARED)
+    )
+
+
+def test_run_returns_tuples_of_processed_values_and_fills_python_defaults_in_the_sessions_transaction(app):
+    variant = product_with_variants(name="Linen Shirt").variants[0]
+    table = StockMovement.__table__
+    read = select(table.c.reason, table.c.created_at).where(table.c.id == bindparam("p_id"))
+    read = read.execution_options(**PREPARED)
+    with app.app_context():
+        before = utcnow()
+        [(movement_id, reason, created_at, change)] = run(
+            _ledger_row_statement(),
+            {"variant_id": variant.id, "change": 4, "stock_after": 14, "reason": MovementReason.RESTOCK},
+        )
+        # The enum comes back as the enum, the timestamp aware: as the ORM would read them.
+        assert (reason, change) == (MovementReason.RESTOCK, 4)
+        assert created_at.tzinfo is not None and before <= created_at <= utcnow()  # the column's default
+        [row] = run(read, {"p_id": movement_id})
+        assert row == (MovementReason.RESTOCK, created_at) and row.reason is MovementReason.RESTOCK  # by name too
+        assert db.session.get(StockMovement, movement_id).stock_after == 14  # the session's own transaction
+        db.session.rollback()
+        assert run(read, {"p_id": movement_id}) == []
+
+
+def test_run_fills_an_updates_onupdate_column_and_answers_no_rows_without_returning(app):
+    variant = product_with_variants(name="Linen Shirt", stock=5).variants[0]
+    table = ProductVariant.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("p_id"))
+        .values(stock=table.c.stock + bindparam("p_delta"))
+        .execution_options(**PREPARED)
+    )
+    with app.app_context():
+        before = db.session.get(ProductVariant, variant.id).updated_at
+        assert run(stmt, {"p_id": variant.id, "p_delta": 2}) == []
+        db.session.commit()
+        changed = db.session.get(ProductVariant, variant.id)
+        assert changed.stock == 7 and changed.updated_at > before
+
+
+def test_run_is_a_statement_like_any_other_and_on_postgresql_is_sent_prepared(app, sent_prepared):
+    variant = product_with_variants(name="Linen Shirt").variants[0]
+    row = {"variant_id": variant.id, "change": 1, "stock_after": 1, "reason": MovementReason.RESTOCK}
+    with app.app_context(), count_queries() as statements:
+        run(_ledger_row_statement(), row)
+        run(_ledger_row_statement(), row)
+        db.session.rollback()
+    assert len(statements) == 2 and statements[0].startswith("INSERT INTO stock_movements")
+    assert sent_prepared == (statements if SERVICES else [])
+
+
+def test_run_of_several_rows_runs_one_row_on_the_driver_and_more_as_one_insert(app):
+    variant = product_with_variants(name="Linen Shirt").variants[0]
+    row = {"variant_id": variant.id, "change": 1, "stock_after": 1, "reason": MovementReason.SALE}
+    with app.app_context(), count_queries() as statements:
+        assert len(run_rows(_ledger_row_statement(), [row])) == 1
+        assert [reason for _, reason, _, _ in run_rows(_ledger_row_statement(), [row, row, row])] == [
+            MovementReason.SALE
+        ] * 3
+        assert run_rows(insert(StockMovement.__table__).execution_options(**PREPARED), [row, row]) == []
+        db.session.rollback()
+    assert len(statements) == 3
+
+
+def test_a_driver_error_in_run_is_sqlalchemys_own_and_the_session_goes_on_after_a_rollback(app, customer):
+    carts = Cart.__table__
+    stmt = insert(carts).returning(carts.c.id).execution_options(**PREPARED)
+    with app.app_context():
+        [(cart_id,)] = run(stmt, {"user_id": customer.id})
+        with pytest.raises(IntegrityError):  # one cart per user
+            run(stmt, {"user_id": customer.id})
+        db.session.rollback()
+        assert run(select(carts.c.id).where(carts.c.user_id == customer.id).execution_options(**PREPARED)) == []
+        [(again,)] = run(stmt, {"user_id": customer.id})
+        db.session.commit()
+        assert db.session.get(Cart, again).user_id == customer.id
+
+
+def test_run_leaves_a_statement_whose_text_varies_to_sqlalchemy(app):
+    variants = product_with_variants(name="Linen Shirt").variants
+    stmt = (
+        select(ProductVariant.sku)
+        .where(ProductVariant.id.in_(bindparam("p_ids", expanding=True)))
+        .order_by(ProductVariant.id)
+        .execution_options(**PREPARED)
+    )
+    with app.app_context():
+        assert [row.sku for row in run(stmt, {"p_ids": [v.id for v in variants[:2]]})] == [v.sku for v in variants[:2]]
+        assert [row.sku for row in run(stmt, {"p_ids": [variants[0].id]})] == [variants[0].sku]
+
+
+@pytest.mark.skipif(not SERVICES, reason="drops a real PostgreSQL connection")
+def test_a_connection_dropped_under_run_is_invalidated_and_the_next_transaction_gets_a_new_one(app):
+    variant = product_with_variants(name="Linen Shirt").variants[0]
+    stmt = select(ProductVariant.sku).where(ProductVariant.id == bindparam("p_id")).execution_options(**PREPARED)
+    with app.app_context():
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(db.engine.url, poolclass=NullPool)
+        with admin.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        admin.dispose()
+        with pytest.raises(OperationalError) as raised:
+            run(stmt, {"p_id": variant.id})
+        assert raised.value.connection_invalidated
+        db.session.rollback()
+        assert run(stmt, {"p_id": variant.id}) == [(variant.sku,)]
+        assert db.session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import joinedload
 
 from nexus.cart.exceptions import CartItemNotFound, NotEnoughStock, VariantNotFound, VariantUnavailable
 from nexus.cart.models import Cart, CartItem
-from nexus.cart.services.views import CartLine, CartView, cart_lines, cart_lines_with_images, main_image_column
-from nexus.catalog.models import ProductStatus, ProductVariant
+from nexus.cart.services.views import CartLine, CartView, cart_line_columns, cart_lines, cart_lines_of_rows
+from nexus.catalog.models import Product, ProductStatus, ProductVariant
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
-from nexus.common.database import PREPARED
+from nexus.common.database import PREPARED, run
 from nexus.common.errors import NexusError, ValidationFailed
 from nexus.common.models import built_once, upsert_insert, utcnow
 from nexus.common.pagination import Page, paginate
@@ -89,11 +90,11 @@ def _lock(user_id: int, *, create: bool) -> tuple[int, datetime] | None:
     now = utcnow()
     stmt = _lock_statement()
     params = {"p_user": user_id, "p_now": now}
-    cart_id = db.session.execute(stmt, params).scalar()
-    if cart_id is None and create:
+    locked = run(stmt, params)
+    if not locked and create:
         _insert_cart(user_id, now)
-        cart_id = db.session.execute(stmt, params).scalar_one()
-    return None if cart_id is None else (cart_id, now)
+        locked = run(stmt, params)
+    return (locked[0][0], now) if locked else None
 
 
 @functools.cache
@@ -124,19 +125,19 @@ def _cart_view(cart_id: int, updated_at: datetime) -> CartView:
 def _lines(column: str, value: int) -> list[CartLine]:
     """Cart lines whose `column` ("cart_id" or "id") is `value`, oldest first, with variant, product and main
     image: one statement."""
-    return cart_lines_with_images(db.session.execute(_lines_statement(column), {"p_value": value}))
+    return cart_lines_of_rows(run(_lines_statement(column), {"p_value": value}))
 
 
 @functools.cache
 def _lines_statement(column: str):
+    variants, products = ProductVariant.__table__, Product.__table__
     return (
-        select(CartItem, main_image_column())
-        .join(CartItem.variant)
-        .join(ProductVariant.product)
-        .where(getattr(CartItem, column) == bindparam("p_value"))
-        .options(contains_eager(CartItem.variant).contains_eager(ProductVariant.product))
-        .order_by(CartItem.id)
-        .execution_options(populate_existing=True, **PREPARED)
+        select(*cart_line_columns())
+        .join_from(_ITEMS, variants, variants.c.id == _ITEMS.c.variant_id)
+        .join(products, products.c.id == variants.c.product_id)
+        .where(_ITEMS.c[column] == bindparam("p_value"))
+        .order_by(_ITEMS.c.id)
+        .execution_options(**PREPARED)
     )
 
 
@@ -184,8 +185,9 @@ def set_item_quantity(*, user_id: int, item_id: int, quantity: int) -> CartLine:
     check_quantity(quantity)
     try:
         item = _own_item(user_id=user_id, item_id=item_id, lock=True)
-        _check_available(item.variant)
-        _check_line(item.variant, quantity)
+        offer = _Offer.of(item.variant)
+        _check_available(offer)
+        _check_line(offer, quantity)
         item.quantity = quantity
         db.session.flush()
     except NexusError:
@@ -212,7 +214,7 @@ def empty_cart(*, cart_id: int) -> list[tuple[int, int]]:
 
     Call `lock_cart` first: it holds the cart's lock (no change of the cart interleaves) and marks the cart
     changed (its updated_at). The caller's rollback puts the lines back."""
-    return sorted(tuple(row) for row in db.session.execute(_empty_statement(), {"p_cart": cart_id}))
+    return sorted(run(_empty_statement(), {"p_cart": cart_id}))
 
 
 @functools.cache
@@ -283,7 +285,7 @@ def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> tuple[i
         )
 
     params = {"p_cart": cart_id, "p_variant": variant_id, "p_quantity": quantity, "p_now": utcnow()}
-    item_id, total = db.session.execute(built_once("cart-merge", build), params).one()
+    [(item_id, total)] = run(built_once("cart-merge", build), params)
     return item_id, total
 
 
@@ -303,48 +305,65 @@ def _own_item(*, user_id: int, item_id: int, lock: bool = False) -> CartItem:
     return item
 
 
-def _available_variant(variant_id: int, *, user_id: int) -> tuple[ProductVariant, int]:
-    """The variant (with its product) if it is on sale, and how many of it the user's cart holds already."""
-    row = None
+class _Offer(NamedTuple):
+    """A variant as adding it to a cart checks it."""
+
+    id: int
+    sku: str
+    stock: int
+    is_active: bool
+    product_status: ProductStatus
+
+    @classmethod
+    def of(cls, variant: ProductVariant) -> _Offer:
+        return cls(variant.id, variant.sku, variant.stock, variant.is_active, variant.product.status)
+
+
+def _available_variant(variant_id: int, *, user_id: int) -> tuple[_Offer, int]:
+    """The variant if it is on sale, and how many of it the user's cart holds already."""
+    rows = []
     if 1 <= variant_id <= MAX_ID:
-        row = db.session.execute(_variant_statement(), {"p_user": user_id, "p_variant": variant_id}).first()
-    if row is None:
+        rows = run(_variant_statement(), {"p_user": user_id, "p_variant": variant_id})
+    if not rows:
         raise VariantNotFound(f"Variant {variant_id} not found.")
-    variant, in_cart_quantity = row
-    _check_available(variant)
-    return variant, in_cart_quantity or 0
+    *columns, in_cart_quantity = rows[0]
+    offer = _Offer(*columns)
+    _check_available(offer)
+    return offer, in_cart_quantity or 0
 
 
 @functools.cache
 def _variant_statement():
-    """A variant with its product, and its quantity in the user's (`p_user`) cart."""
+    """A variant as _Offer, and its quantity in the user's (`p_user`) cart."""
+    variants, products = ProductVariant.__table__, Product.__table__
     in_cart = (
-        select(CartItem.quantity)
-        .join(Cart, Cart.id == CartItem.cart_id)
-        .where(Cart.user_id == bindparam("p_user"), CartItem.variant_id == ProductVariant.id)
-        .correlate(ProductVariant)
+        select(_ITEMS.c.quantity)
+        .join(_CARTS, _CARTS.c.id == _ITEMS.c.cart_id)
+        .where(_CARTS.c.user_id == bindparam("p_user"), _ITEMS.c.variant_id == variants.c.id)
+        .correlate(variants)
         .scalar_subquery()
     )
+    v = variants.c
     return (
-        select(ProductVariant, in_cart)
-        .where(ProductVariant.id == bindparam("p_variant"))
-        .options(joinedload(ProductVariant.product))
-        .execution_options(populate_existing=True, **PREPARED)
+        select(v.id, v.sku, v.stock, v.is_active, products.c.status, in_cart)
+        .join_from(variants, products, products.c.id == v.product_id)
+        .where(v.id == bindparam("p_variant"))
+        .execution_options(**PREPARED)
     )
 
 
-def _check_available(variant: ProductVariant) -> None:
+def _check_available(variant: _Offer) -> None:
     details = {"variant_id": variant.id, "sku": variant.sku}
     if not variant.is_active:
         raise VariantUnavailable(f"Variant {variant.sku} is not available: it is inactive.", details=details)
-    if variant.product.status != ProductStatus.ACTIVE:
+    if variant.product_status != ProductStatus.ACTIVE:
         raise VariantUnavailable(
-            f"Variant {variant.sku} is not available: its product is not for sale ({variant.product.status.value}).",
+            f"Variant {variant.sku} is not available: its product is not for sale ({variant.product_status.value}).",
             details=details,
         )
 
 
-def _check_line(variant: ProductVariant, quantity: int) -> None:
+def _check_line(variant: _Offer, quantity: int) -> None:
     highest = current_app.config["MAX_LINE_QUANTITY"]
     if quantity > highest:
         raise ValidationFailed(

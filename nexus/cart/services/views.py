@@ -28,31 +28,31 @@ class ProductCard:
 
 
 @dataclass(frozen=True)
+class CartVariant:
+    """A cart line's variant, at its current price."""
+
+    id: int
+    sku: str
+    size: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
 class CartLine:
     """A cart item priced at its variant's current price."""
 
-    item: CartItem
+    id: int
+    variant: CartVariant
     product: ProductCard
-
-    @property
-    def id(self) -> int:
-        return self.item.id
-
-    @property
-    def variant(self) -> ProductVariant:
-        return self.item.variant
-
-    @property
-    def quantity(self) -> int:
-        return self.item.quantity
+    quantity: int
 
     @property
     def unit_price(self) -> Decimal:
-        return self.item.variant.price
+        return self.variant.price
 
     @property
     def line_total(self) -> Decimal:
-        return self.item.variant.price * self.item.quantity
+        return self.variant.price * self.quantity
 
 
 @dataclass(frozen=True)
@@ -130,15 +130,43 @@ def _card(product: Product, images: dict[int, str]) -> ProductCard:
 def cart_lines(items: list[CartItem]) -> list[CartLine]:
     """Lines for items whose variant and product are loaded already."""
     images = main_images(item.variant.product_id for item in items)
-    return [CartLine(item=item, product=_card(item.variant.product, images)) for item in items]
+    return [
+        CartLine(
+            id=item.id,
+            variant=CartVariant(item.variant.id, item.variant.sku, item.variant.size, item.variant.price),
+            product=_card(item.variant.product, images),
+            quantity=item.quantity,
+        )
+        for item in items
+    ]
 
 
-def cart_lines_with_images(rows: Iterable[tuple[CartItem, str | None]]) -> list[CartLine]:
-    """Lines for (item, main image path) rows, the item's variant and product loaded in the same statement."""
+def cart_line_columns() -> list:
+    """The columns of a cart line's row (`cart_lines_of_rows`), selected from cart_items joined to its variant and
+    product: the item, its variant, its product and the product's main image."""
+    items, variants, products = CartItem.__table__.c, ProductVariant.__table__.c, Product.__table__.c
+    return [
+        items.id,
+        items.quantity,
+        variants.id,
+        variants.sku,
+        variants.size,
+        variants.price,
+        products.id,
+        products.name,
+        products.slug,
+        products.min_price,
+        products.status,
+        main_image_column(),
+    ]
+
+
+def cart_lines_of_rows(rows: Iterable[tuple]) -> list[CartLine]:
+    """Lines for rows of `cart_line_columns`."""
     lines = []
-    for item, image in rows:
-        product = item.variant.product
-        lines.append(CartLine(item=item, product=_card(product, {product.id: media_url(image)} if image else {})))
+    for item_id, quantity, variant_id, sku, size, price, product_id, name, slug, min_price, status, image in rows:
+        product = ProductCard(product_id, name, slug, media_url(image) if image else None, min_price, status)
+        lines.append(CartLine(item_id, CartVariant(variant_id, sku, size, price), product, quantity))
     return lines
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from nexus.catalog.models import CatalogState, Category, ListCount, Product, ProductVariant, Review
 from nexus.common.cache import digest
-from nexus.common.database import PREPARED, read_connection
+from nexus.common.database import PREPARED, read_connection, run
 from nexus.common.models import upsert_insert
 from nexus.extensions import db
 
@@ -110,13 +110,13 @@ def _lookup_statement():
 def lookup(*key_parts: Any) -> CountLookup:
     """Read the generation and the count cached under it: call before reading anything the count depends on."""
     key = key_of(*key_parts)
-    row = read_connection().execute(_lookup_statement(), {"p_key": key}).one_or_none()
-    if row is None:
+    rows = run(_lookup_statement(), {"p_key": key}, connection=read_connection())
+    if not rows:
         _restore_state()
-        row = read_connection().execute(_lookup_statement(), {"p_key": key}).one_or_none()
-    if row is None:
+        rows = run(_lookup_statement(), {"p_key": key}, connection=read_connection())
+    if not rows:
         return CountLookup(key, None, None)  # counted, not cached
-    return CountLookup(key, row.generation, row.count)
+    return CountLookup(key, rows[0].generation, rows[0].count)
 
 
 def _commit_or_forget(doing: str, stmt) -> None:

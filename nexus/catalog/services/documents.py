@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, cast, literal_column, n
 from nexus.catalog.exceptions import ProductNotFound
 from nexus.catalog.models import Category, Product, ProductImage, ProductVariant, seo_description, seo_title
 from nexus.catalog.services.lookup import visible
-from nexus.common.database import PREPARED, read_connection
+from nexus.common.database import PREPARED, read_connection, run
 from nexus.common.models import UTCDateTime
 from nexus.common.pagination import Page, check_page
 
@@ -84,9 +84,9 @@ def _parts(is_staff: bool) -> Select:
     return union_all(variants, images).order_by("kind", "product_id", "rank").execution_options(**PREPARED)
 
 
-def _execute(stmt, params=None):
-    # Core execution on the read connection (nexus.common.database): plain rows, without the ORM's machinery.
-    return read_connection().execute(stmt, params)
+def _execute(stmt, params=None) -> list:
+    # On the read connection (nexus.common.database), marked statements straight on the driver: plain rows.
+    return run(stmt, params, connection=read_connection())
 
 
 def product_rows(*criteria: ColumnElement) -> Select:
@@ -116,7 +116,7 @@ def _documents(rows: Sequence[Any], *, is_staff: bool) -> list[dict]:
 
     # Rows fetched at once (not one fetch per row) and unpacked as tuples, in _parts' column order: the hot loop
     # of a list page (~100 rows).
-    parts = _execute(_parts(is_staff), {"ids": ids}).all()
+    parts = _execute(_parts(is_staff), {"ids": ids})
     for kind, product_id, id_, text1, text2, text3, price, stock, flag, created_at, _rank in parts:
         if kind == 0:
             threshold = thresholds[product_id]
@@ -192,7 +192,7 @@ def product_page(stmt: Select, params: dict, *, is_staff: bool, page: int, page_
     """A page of `stmt` (product_rows(...), ordered, with LIMIT p_limit OFFSET p_offset) as documents, `params`
     binding its other parameters; past the end → 404."""
     check_page(page=page, page_size=page_size, count=count)
-    rows = _execute(stmt, {**params, "p_limit": page_size, "p_offset": (page - 1) * page_size}).all()
+    rows = _execute(stmt, {**params, "p_limit": page_size, "p_offset": (page - 1) * page_size})
     return Page(items=_documents(rows, is_staff=is_staff), count=count, page=page, page_size=page_size)
 
 
@@ -203,7 +203,7 @@ def _by_slug(is_staff: bool) -> Select:
 
 def product_document(*, slug: str, is_staff: bool) -> dict:
     """The product with this slug as the public (or staff) may see it; unknown or hidden → 404."""
-    row = _execute(_by_slug(is_staff), {"slug": slug}).one_or_none()
-    if row is None:
+    rows = _execute(_by_slug(is_staff), {"slug": slug})  # slugs are unique: one row at most
+    if not rows:
         raise ProductNotFound()
-    return _documents([row], is_staff=is_staff)[0]
+    return _documents(rows, is_staff=is_staff)[0]

@@ -16,7 +16,7 @@ from nexus.catalog.models import SIZES, MovementReason, Product, ProductStatus, 
 from nexus.catalog.services import counts
 from nexus.catalog.services.helpers import count
 from nexus.common import cache
-from nexus.common.database import PREPARED
+from nexus.common.database import PREPARED, run, run_rows
 from nexus.common.pagination import Page, paginate
 from nexus.extensions import db
 
@@ -109,7 +109,7 @@ def _apply(
         params = {"p_variant": line.variant_id, "p_delta": delta, "p_default_threshold": default_threshold}
         if delta < 0:
             params["p_needed"] = -delta
-        row = db.session.execute(_stock_update(delta < 0, only_on_sale), params).first()
+        row = next(iter(run(_stock_update(delta < 0, only_on_sale), params)), None)
         if row is None:
             available = db.session.scalar(select(ProductVariant.stock).where(ProductVariant.id == line.variant_id))
             shortages.append({"variant_id": line.variant_id, "requested": line.quantity, "available": available or 0})
@@ -142,7 +142,7 @@ def _apply(
         )
     if movements and not shortages:  # short: the caller rolls everything back
         # The ledger rows of every line in one INSERT (bulk, no objects to track).
-        db.session.execute(_ledger_insert(), movements)
+        run_rows(_ledger_insert(), movements)
     return changes, shortages
 
 

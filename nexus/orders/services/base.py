@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
-from nexus.common.database import PREPARED
+from nexus.common.database import PREPARED, run
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
@@ -73,7 +73,7 @@ def record_creation(order: Order, *, by_id: int) -> OrderStatusHistory:
     """The first history row of a new order (from no status to its first), for an order written with
     statements (checkout): one INSERT, and the row as the order's loaded history."""
     values = {"order_id": order.id, "from_status": None, "to_status": order.status, "by_id": by_id, "at": utcnow()}
-    entry_id = db.session.execute(_history_insert(), values).scalar_one()
+    [(entry_id,)] = run(_history_insert(), values)
     entry = as_loaded(OrderStatusHistory(id=entry_id, **values))
     set_committed_value(order, "history", [entry])
     outbox.enqueue(tasks.notify_order_status_task, entry.id)

@@ -17,7 +17,7 @@ from nexus.catalog.exceptions import OutOfStock
 from nexus.catalog.models import MovementReason, Product, ProductStatus, ProductVariant
 from nexus.catalog.services import StockChange, StockLine, take_stock
 from nexus.common import outbox
-from nexus.common.database import PREPARED
+from nexus.common.database import PREPARED, run, run_rows
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
@@ -108,7 +108,7 @@ def _insert_items(rows: list[dict], changes: list[StockChange]) -> list[OrderIte
     """Every item in one INSERT (whatever the number of lines: SQLAlchemy sends the rows as one multi-row
     INSERT), and the items as loaded objects: the answer needs nothing read again. A cart holds one line per
     variant, so the variant names each returned id."""
-    ids = dict(db.session.execute(_statements().items, rows).all())
+    ids = dict(run_rows(_statements().items, rows))
     items = []
     for row, change in zip(rows, changes, strict=True):
         item = _as_loaded(OrderItem(id=ids[row["variant_id"]], **row))
@@ -173,7 +173,7 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "updated_at": now,
         **{f"shipping_{name}": value for name, value in {**_OPTIONAL_ADDRESS, **shipping_address}.items()},
     }
-    order_id = db.session.execute(_statements().order, values).scalar_one()
+    [(order_id,)] = run(_statements().order, values)
 
     # Each line's stock UPDATE locks its variant and returns it as it stands: the order is priced as the
     # variants stand at this moment, and a variant withdrawn meanwhile is not sold.
@@ -205,7 +205,7 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "total": subtotal + shipping_cost,
         "updated_at": now,  # as written at the insert: the order is made in one transaction
     }
-    db.session.execute(_statements().totals, {**final, "p_order": order_id})
+    run(_statements().totals, {**final, "p_order": order_id})
     order = _as_loaded(Order(id=order_id, **{**values, **final}))
     set_committed_value(order, "items", items)
     record_creation(order, by_id=user_id)
