@@ -65,6 +65,36 @@ def count_queries():
             event.remove(engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def count_round_trips():
+    """The statements this thread sends, grouped by the round trip that carried them (on PostgreSQL,
+    `nexus.common.database.run_together` sends several in one): `with count_round_trips() as trips: ...;
+    [len(trip) for trip in trips]`."""
+    from nexus.common.database import engines
+
+    trips: list[list[str]] = []
+    cursors: list = []  # held: a cursor's id is never reused while the block lasts
+    thread = threading.get_ident()
+
+    def record(_conn, cursor, statement, *_args):
+        if threading.get_ident() != thread:
+            return
+        if cursors and cursors[-1] is cursor:
+            trips[-1].append(statement)
+        else:
+            cursors.append(cursor)
+            trips.append([statement])
+
+    watched = engines()
+    for engine in watched:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield trips
+    finally:
+        for engine in watched:
+            event.remove(engine, "before_cursor_execute", record)
+
+
 def run_concurrently(app, count: int, work) -> list:
     """Run `work(index)` in `count` threads released together, each in its own app context (its own session and
     connection, as separate gunicorn workers would have). Returns each thread's result, or the exception it raised."""

@@ -174,37 +174,56 @@ def _prepared_forms(statement: str) -> tuple[str, str, str]:
 def run(statement: Executable, params: Mapping | None = None, *, connection: Connection | None = None) -> list:
     """The rows of a built-once statement run in the session's transaction, or on `connection` (see above): tuples
     whose values can also be read by column name, as SQLAlchemy's rows."""
-    params = params or {}
+    return run_together((statement, params or {}), connection=connection)
+
+
+def run_together(*calls: tuple[Executable, Mapping], connection: Connection | None = None) -> list:
+    """`run` of several (statement, params) in order, in one round trip on PostgreSQL when each can be planned: the
+    rows of the last. For statements whose rows, but the last's, nobody reads (the first error stops the rest)."""
     on_session = connection is None
     if on_session:
         connection = db.session.connection()  # the session's transaction, begun if need be
-    plan = None
-    if connection.dialect.name == "postgresql" and statement.get_execution_options().get("nexus_prepared"):
-        plan = _PLANS.get((id(statement), *params)) or _plan(statement, params, connection)
-    if plan is None or plan.compiled is None:  # SQLite, not marked, or a text that varies (an expanding IN)
-        return _rows((db.session if on_session else connection).execute(statement, params))
-    values = plan.values(params)
+    plans = [_plan_for(statement, params, connection) for statement, params in calls]
+    if not all(plans):  # SQLite, a statement not marked, or a text that varies (an expanding IN)
+        executor = db.session if on_session else connection
+        rows = []
+        for statement, params in calls:
+            rows = _rows(executor.execute(statement, params))
+        return rows
+    values = [plan.values(params) for plan, (_, params) in zip(plans, calls, strict=True)]
     cursor = connection.connection.dbapi_connection.cursor()
     dispatch = connection.dispatch
     try:
-        for listener in dispatch.before_cursor_execute:
-            listener(connection, cursor, plan.sql, values, None, False)
-        name, prepare, execute = _prepared_forms(plan.sql)
         names = connection.info.setdefault(_PREPARED_NAMES, set())
-        if name not in names:
-            cursor.execute(prepare)
-            names.add(name)
-        cursor.execute(execute, values)
+        sent = []
+        for plan, value in zip(plans, values, strict=True):
+            for listener in dispatch.before_cursor_execute:
+                listener(connection, cursor, plan.sql, value, None, False)
+            name, prepare, execute = _prepared_forms(plan.sql)
+            if name not in names:
+                cursor.execute(prepare)  # a prepared statement outlives the transaction, even one rolled back
+                names.add(name)
+            sent.append(cursor.mogrify(execute, value))
+        cursor.execute(b"; ".join(sent))  # PostgreSQL runs them in turn; the driver keeps the last one's rows
         description = cursor.description
         rows = cursor.fetchall() if description is not None else []
-        for listener in dispatch.after_cursor_execute:
-            listener(connection, cursor, plan.sql, values, None, False)
+        for plan, value in zip(plans, values, strict=True):
+            for listener in dispatch.after_cursor_execute:
+                listener(connection, cursor, plan.sql, value, None, False)
     except connection.dialect.loaded_dbapi.Error as exc:
         # SQLAlchemy's own handling of a driver error: its exception classes, a disconnect invalidates the pool.
-        connection._handle_dbapi_exception(exc, plan.sql, values, cursor, None)
+        sql = "; ".join(plan.sql for plan in plans)
+        connection._handle_dbapi_exception(exc, sql, values[0] if len(values) == 1 else values, cursor, None)
     finally:
         cursor.close()
-    return plan.rows(rows, description)
+    return plans[-1].rows(rows, description)
+
+
+def _plan_for(statement: Executable, params: Mapping, connection: Connection) -> _Plan | None:
+    if connection.dialect.name != "postgresql" or not statement.get_execution_options().get("nexus_prepared"):
+        return None
+    plan = _PLANS.get((id(statement), *params)) or _plan(statement, params, connection)
+    return plan if plan.compiled is not None else None
 
 
 def run_rows(statement: Executable, rows: list[Mapping]) -> list:

@@ -14,7 +14,7 @@ from nexus.extensions import db
 from tests.cart.conftest import carts_of, lines_of, set_variant, wishlist_of
 from tests.conftest import SERVICES
 from tests.factories import cart_with_lines, product_with_variants
-from tests.helpers import count_queries, run_concurrently
+from tests.helpers import count_round_trips, run_concurrently
 
 
 def test_get_or_create_cart_makes_one_cart_per_user(customer_id):
@@ -71,29 +71,33 @@ def test_remove_and_set_quantity_only_reach_the_users_own_lines(customer_id, oth
     assert [line.quantity for line in lines_of(other_id)] == [2]
 
 
-def test_empty_cart_answers_the_lines_it_removed_in_variant_order_in_one_statement(customer_id):
-    cart_id = cart_with_lines(user_id=customer_id, lines=3).id
+def test_take_lines_locks_the_cart_and_answers_the_lines_it_removed_in_variant_order_in_one_round_trip(customer_id):
+    cart = cart_with_lines(user_id=customer_id, lines=3)
+    before = cart.updated_at
     db.session.remove()
     held = sorted((line.variant_id, line.quantity) for line in lines_of(customer_id))
     db.session.remove()
-    with count_queries() as statements:
-        removed = services.empty_cart(cart_id=cart_id)
-    assert len(statements) == 1
+    with count_round_trips() as trips:
+        removed = services.take_lines(user_id=customer_id)
+    assert [s.split()[0] for trip in trips for s in trip] == ["UPDATE", "DELETE"]  # the cart's lock, then its lines
+    assert [len(trip) for trip in trips] == ([2] if SERVICES else [1, 1])  # one round trip on PostgreSQL
     assert removed == held
     assert [variant_id for variant_id, _ in removed] == sorted(variant_id for variant_id, _ in removed)
     outbox.commit()
     assert lines_of(customer_id) == []
+    assert db.session.get(Cart, cart.id).updated_at > before  # marked changed, as every cart write
 
 
-def test_empty_cart_only_flushes_the_callers_transaction(customer_id):
-    cart_id = cart_with_lines(user_id=customer_id, lines=2).id
-    assert len(services.empty_cart(cart_id=cart_id)) == 2
+def test_take_lines_only_flushes_the_callers_transaction_and_takes_nothing_without_a_cart(customer_id, other_id):
+    cart_with_lines(user_id=customer_id, lines=2)
+    assert len(services.take_lines(user_id=customer_id)) == 2
     outbox.rollback()
     assert len(lines_of(customer_id)) == 2
-    assert len(services.empty_cart(cart_id=cart_id)) == 2
+    assert services.take_lines(user_id=other_id) == []  # no cart: none made
+    assert len(services.take_lines(user_id=customer_id)) == 2
     outbox.commit()
     assert lines_of(customer_id) == []
-    assert carts_of(customer_id) == 1
+    assert carts_of(customer_id) == 1 and carts_of(other_id) == 0
 
 
 def test_lock_cart_creates_the_cart_unless_told_not_to(customer_id):

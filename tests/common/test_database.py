@@ -5,18 +5,18 @@ server-side prepared statements on PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, create_engine, insert, select, text, update
+from sqlalchemy import bindparam, create_engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from nexus.cart.models import Cart
 from nexus.catalog.models import MovementReason, ProductVariant, StockMovement
-from nexus.common.database import PREPARED, _prepared_forms, engines, read_connection, run, run_rows
+from nexus.common.database import PREPARED, _prepared_forms, engines, read_connection, run, run_rows, run_together
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from tests.conftest import SERVICES
 from tests.factories import product_with_variants
-from tests.helpers import count_queries
+from tests.helpers import count_queries, count_round_trips
 from tests.orders.conftest import ADDRESS, ORDERS
 
 CART_ADD = "/api/store/carts/add_item/"
@@ -286,3 +286,42 @@ def test_a_connection_dropped_under_run_is_invalidated_and_the_next_transaction_
         db.session.rollback()
         assert run(stmt, {"p_id": variant.id}) == [(variant.sku,)]
         assert db.session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+def test_run_together_runs_in_order_in_one_round_trip_on_postgresql_and_answers_the_last_rows(app, customer):
+    carts, items = Cart.__table__, StockMovement.__table__
+    variant = product_with_variants(name="Linen Shirt").variants[0]
+    make_cart = insert(carts).returning(carts.c.id).execution_options(**PREPARED)
+    read_cart = select(carts.c.id).where(carts.c.user_id == bindparam("p_user")).execution_options(**PREPARED)
+    with app.app_context(), count_round_trips() as trips:
+        rows = run_together((make_cart, {"user_id": customer.id}), (read_cart, {"p_user": customer.id}))
+        assert len(rows) == 1 and rows[0].id is not None  # the second saw the first's row
+        # The first error stops the rest: nothing after it ran.
+        ledger = insert(items).execution_options(**PREPARED)
+        row = {"variant_id": variant.id, "change": 1, "stock_after": 1, "reason": MovementReason.RESTOCK}
+        with pytest.raises(IntegrityError):
+            run_together((make_cart, {"user_id": customer.id}), (ledger, row))
+        db.session.rollback()
+    assert [len(trip) for trip in trips] == ([2, 2] if SERVICES else [1, 1, 1])
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(items)) == 0
+        assert db.session.scalar(select(func.count()).select_from(carts)) == 0
+
+
+def test_adding_to_the_cart_and_checkout_take_twelve_round_trips_for_fifteen_statements_on_postgresql(
+    client, customer, customer_headers
+):
+    variant = product_with_variants(name="Linen Shirt", stock=10).variants[0]
+
+    def add_and_order() -> None:
+        added = client.post(CART_ADD, json={"variant_id": variant.id, "quantity": 1}, headers=customer_headers)
+        assert added.status_code == 200, added.json
+        assert client.post(ORDERS, json=ORDER_BODY, headers=customer_headers).status_code == 201
+
+    add_and_order()  # the customer's cart is created once
+    with count_round_trips() as trips:
+        add_and_order()
+    # Together: the cart's merge and its lines; at checkout the cart's lock and the removal of its lines, the
+    # order's totals and its history row.
+    statements = sum(len(trip) for trip in trips)
+    assert (statements, len(trips)) == ((15, 12) if SERVICES else (statements, statements))  # SQLite: one by one

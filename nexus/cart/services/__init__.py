@@ -5,7 +5,6 @@ from nexus.cart.services.carts import (  # noqa: F401
     add_item_to_cart,
     check_quantity,
     clear_cart,
-    empty_cart,
     get_cart,
     get_cart_item,
     get_or_create_cart,
@@ -13,6 +12,7 @@ from nexus.cart.services.carts import (  # noqa: F401
     lock_cart,
     remove_item,
     set_item_quantity,
+    take_lines,
 )
 from nexus.cart.services.views import CartLine, CartView, ProductCard, WishlistEntry, main_images  # noqa: F401
 from nexus.cart.services.wishlists import (  # noqa: F401

@@ -22,7 +22,7 @@ from nexus.cart.services.views import CartLine, CartView, cart_line_columns, car
 from nexus.catalog.models import Product, ProductStatus, ProductVariant
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
-from nexus.common.database import PREPARED, run
+from nexus.common.database import PREPARED, run, run_together
 from nexus.common.errors import NexusError, ValidationFailed
 from nexus.common.models import built_once, upsert_insert, utcnow
 from nexus.common.pagination import Page, paginate
@@ -118,24 +118,26 @@ def get_cart(*, user_id: int) -> CartView:
 
 
 def _cart_view(cart_id: int, updated_at: datetime) -> CartView:
-    items = _lines("cart_id", cart_id)
-    return CartView(id=cart_id, updated_at=updated_at, items=items, currency=current_app.config["STORE_CURRENCY"])
+    return _cart_of(cart_id, updated_at, _lines(cart_id))
 
 
-def _lines(column: str, value: int) -> list[CartLine]:
-    """Cart lines whose `column` ("cart_id" or "id") is `value`, oldest first, with variant, product and main
-    image: one statement."""
-    return cart_lines_of_rows(run(_lines_statement(column), {"p_value": value}))
+def _cart_of(cart_id: int, updated_at: datetime, lines: list[CartLine]) -> CartView:
+    return CartView(id=cart_id, updated_at=updated_at, items=lines, currency=current_app.config["STORE_CURRENCY"])
+
+
+def _lines(cart_id: int) -> list[CartLine]:
+    """The cart's lines, oldest first, with variant, product and main image: one statement."""
+    return cart_lines_of_rows(run(_lines_statement(), {"p_cart": cart_id}))
 
 
 @functools.cache
-def _lines_statement(column: str):
+def _lines_statement():
     variants, products = ProductVariant.__table__, Product.__table__
     return (
         select(*cart_line_columns())
         .join_from(_ITEMS, variants, variants.c.id == _ITEMS.c.variant_id)
         .join(products, products.c.id == variants.c.product_id)
-        .where(_ITEMS.c[column] == bindparam("p_value"))
+        .where(_ITEMS.c.cart_id == bindparam("p_cart"))
         .order_by(_ITEMS.c.id)
         .execution_options(**PREPARED)
     )
@@ -166,7 +168,7 @@ def add_item(*, user_id: int, variant_id: int, quantity: int = 1) -> CartLine:
         user_id=user_id,
         variant_id=variant_id,
         quantity=quantity,
-        answer=lambda _cart_id, _updated_at, item_id: _lines("id", item_id)[0],
+        answer=lambda _cart_id, _updated_at, line, _lines: line,
     )
 
 
@@ -176,7 +178,7 @@ def add_item_to_cart(*, user_id: int, variant_id: int, quantity: int = 1) -> Car
         user_id=user_id,
         variant_id=variant_id,
         quantity=quantity,
-        answer=lambda cart_id, updated_at, _item_id: _cart_view(cart_id, updated_at),
+        answer=lambda cart_id, updated_at, _line, lines: _cart_of(cart_id, updated_at, lines),
     )
 
 
@@ -208,20 +210,22 @@ def remove_item(*, user_id: int, item_id: int) -> None:
     outbox.commit()
 
 
-def empty_cart(*, cart_id: int) -> list[tuple[int, int]]:
-    """Remove every line of a cart inside the caller's transaction; the lines removed, as (variant id,
-    quantity) in variant id order. Checkout takes its lines this way: what it orders is exactly what it removed.
-
-    Call `lock_cart` first: it holds the cart's lock (no change of the cart interleaves) and marks the cart
-    changed (its updated_at). The caller's rollback puts the lines back."""
-    return sorted(run(_empty_statement(), {"p_cart": cart_id}))
+def take_lines(*, user_id: int) -> list[tuple[int, int]]:
+    """Lock the user's cart (as `lock_cart`, without creating one) and remove every line, inside the caller's
+    transaction, in one round trip; the lines removed, as (variant id, quantity) in variant id order, none without
+    a cart. Checkout takes its lines this way: what it orders is exactly what it removed, and no change of the cart
+    interleaves until the transaction ends. The caller's rollback puts the lines back."""
+    lock = (_lock_statement(), {"p_user": user_id, "p_now": utcnow()})
+    return sorted(run_together(lock, (_empty_statement(), {"p_user": user_id})))
 
 
 @functools.cache
 def _empty_statement():
+    """Delete the lines of the user's (`p_user`) cart: run after its lock, in the same transaction."""
+    cart = select(_CARTS.c.id).where(_CARTS.c.user_id == bindparam("p_user")).scalar_subquery()
     return (
         delete(_ITEMS)
-        .where(_ITEMS.c.cart_id == bindparam("p_cart"))
+        .where(_ITEMS.c.cart_id == cart)
         .returning(_ITEMS.c.variant_id, _ITEMS.c.quantity)
         .execution_options(**PREPARED)
     )
@@ -230,7 +234,7 @@ def _empty_statement():
 def clear_cart(*, user_id: int) -> CartView:
     """Empty the user's cart; answers the (empty) cart, which the lock held until the commit keeps empty."""
     cart_id, updated_at = _lock(user_id, create=True)
-    empty_cart(cart_id=cart_id)
+    run(_empty_statement(), {"p_user": user_id})
     outbox.commit()
     return CartView(id=cart_id, updated_at=updated_at, items=[], currency=current_app.config["STORE_CURRENCY"])
 
@@ -239,8 +243,8 @@ def clear_cart(*, user_id: int) -> CartView:
 
 
 def _add(*, user_id: int, variant_id: int, quantity: int, answer):
-    """Merge the line, then `answer(cart id, updated_at, item id)` is built in the same transaction (the cart
-    as this change left it), then the commit."""
+    """Merge the line, then `answer(cart id, updated_at, the merged line, every line)` is built in the same
+    transaction (the cart as this change left it), then the commit."""
     check_quantity(quantity)
     try:
         variant, in_cart = _available_variant(variant_id, user_id=user_id)
@@ -248,10 +252,11 @@ def _add(*, user_id: int, variant_id: int, quantity: int, answer):
         # cart stands now); a sold-out variant costs one read.
         _check_line(variant, in_cart + quantity)
         cart_id, updated_at = _lock(user_id, create=True)
-        item_id, total = _merge_into_line(cart_id=cart_id, variant_id=variant.id, quantity=quantity)
+        lines = _merge_into_line(cart_id=cart_id, variant_id=variant.id, quantity=quantity)
+        [line] = [line for line in lines if line.variant.id == variant.id]  # one line per variant
         # Checked on the merged total the database computed, so concurrent adds cannot slip past the limits.
-        _check_line(variant, total)
-        result = answer(cart_id, updated_at, item_id)
+        _check_line(variant, line.quantity)
+        result = answer(cart_id, updated_at, line, lines)
     except NexusError:
         outbox.rollback()
         raise
@@ -259,8 +264,9 @@ def _add(*, user_id: int, variant_id: int, quantity: int, answer):
     return result
 
 
-def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> tuple[int, int]:
-    """Insert the line, or add to the existing one, in one atomic statement; (item id, new quantity)."""
+def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> list[CartLine]:
+    """Insert the line, or add to the existing one, in one atomic statement; then every line of the cart as it
+    stands, read in the same round trip (`run_together`)."""
 
     def build():
         table = CartItem.__table__
@@ -285,8 +291,8 @@ def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> tuple[i
         )
 
     params = {"p_cart": cart_id, "p_variant": variant_id, "p_quantity": quantity, "p_now": utcnow()}
-    [(item_id, total)] = run(built_once("cart-merge", build), params)
-    return item_id, total
+    merge = (built_once("cart-merge", build), params)
+    return cart_lines_of_rows(run_together(merge, (_lines_statement(), {"p_cart": cart_id})))
 
 
 def _own_item(*, user_id: int, item_id: int, lock: bool = False) -> CartItem:

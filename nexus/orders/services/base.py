@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
-from nexus.common.database import PREPARED, run
+from nexus.common.database import PREPARED, run_together
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
@@ -69,11 +69,12 @@ def _history_insert():
     return insert(history).returning(history.c.id).execution_options(**PREPARED)
 
 
-def record_creation(order: Order, *, by_id: int) -> OrderStatusHistory:
+def record_creation(order: Order, *, by_id: int, first: tuple = ()) -> OrderStatusHistory:
     """The first history row of a new order (from no status to its first), for an order written with
-    statements (checkout): one INSERT, and the row as the order's loaded history."""
+    statements (checkout): one INSERT, and the row as the order's loaded history. `first`: (statement, params)
+    whose rows nobody reads, run before it in the same round trip (`run_together`)."""
     values = {"order_id": order.id, "from_status": None, "to_status": order.status, "by_id": by_id, "at": utcnow()}
-    [(entry_id,)] = run(_history_insert(), values)
+    [(entry_id,)] = run_together(*first, (_history_insert(), values))
     entry = as_loaded(OrderStatusHistory(id=entry_id, **values))
     set_committed_value(order, "history", [entry])
     outbox.enqueue(tasks.notify_order_status_task, entry.id)

@@ -149,8 +149,7 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     # The cart's row lock is the one every cart change takes: a concurrent change or checkout of this cart
     # waits for this one, then sees its result. The lines are taken out of the cart as they are read: the
     # order holds exactly what the cart held (a failure below rolls their removal back).
-    cart_id = cart_services.lock_cart(user_id=user_id, create=False)
-    lines = cart_services.empty_cart(cart_id=cart_id) if cart_id is not None else []
+    lines = cart_services.take_lines(user_id=user_id)
     if not lines:
         raise EmptyCart()
 
@@ -205,10 +204,10 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "total": subtotal + shipping_cost,
         "updated_at": now,  # as written at the insert: the order is made in one transaction
     }
-    run(_statements().totals, {**final, "p_order": order_id})
     order = _as_loaded(Order(id=order_id, **{**values, **final}))
     set_committed_value(order, "items", items)
-    record_creation(order, by_id=user_id)
+    # The totals go in the history row's round trip.
+    record_creation(order, by_id=user_id, first=[(_statements().totals, {**final, "p_order": order_id})])
     for change in changes:
         if change.crossed_low_stock:
             outbox.enqueue(tasks.alert_low_stock_task, change.variant_id, order.id)
