@@ -44,7 +44,6 @@ def sent_emails(*, to: str | None = None, wait: bool = True) -> list[dict]:
 def count_queries():
     """Count the SQL statements this thread runs inside the block: `with count_queries() as queries: ...;
     len(queries)`. Other threads' statements (the outbox's deletion of published rows, say) are not counted."""
-    from nexus.common.database import engines
 
     statements: list[str] = []
     thread = threading.get_ident()
@@ -55,11 +54,21 @@ def count_queries():
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
             statements.append(statement)
 
-    watched = engines()  # the session's engine and the read engine (nexus.common.database)
+    with _listening(record):
+        yield statements
+
+
+@contextmanager
+def _listening(record):
+    """`record(conn, cursor, statement, ...)` called before every statement of the session's engine and the read
+    engine (nexus.common.database) inside the block."""
+    from nexus.common.database import engines
+
+    watched = engines()
     for engine in watched:
         event.listen(engine, "before_cursor_execute", record)
     try:
-        yield statements
+        yield
     finally:
         for engine in watched:
             event.remove(engine, "before_cursor_execute", record)
@@ -70,8 +79,6 @@ def count_round_trips():
     """The statements this thread sends, grouped by the round trip that carried them (on PostgreSQL,
     `nexus.common.database.run_together` sends several in one): `with count_round_trips() as trips: ...;
     [len(trip) for trip in trips]`."""
-    from nexus.common.database import engines
-
     trips: list[list[str]] = []
     cursors: list = []  # held: a cursor's id is never reused while the block lasts
     thread = threading.get_ident()
@@ -85,14 +92,8 @@ def count_round_trips():
             cursors.append(cursor)
             trips.append([statement])
 
-    watched = engines()
-    for engine in watched:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _listening(record):
         yield trips
-    finally:
-        for engine in watched:
-            event.remove(engine, "before_cursor_execute", record)
 
 
 def run_concurrently(app, count: int, work) -> list:
