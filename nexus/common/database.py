@@ -39,7 +39,9 @@ values can also be read by column name, as SQLAlchemy's rows. Everything else st
 itself, its types, the connection and transaction, driver errors (its own handling: the same exception classes,
 and a dropped connection invalidates the pool), and the engine's `before_cursor_execute` and
 `after_cursor_execute` listeners (called with no execution context). On SQLite, for a statement not marked, or one
-whose text varies (an expanding IN), `run` is SQLAlchemy's `execute`.
+whose text varies (an expanding IN), `run` is SQLAlchemy's `execute`. `run_together` sends several statements,
+whose rows but the last's nobody reads, in one round trip on PostgreSQL (one string of EXECUTEs): with two sync
+workers, a round trip costs checkout more than its Python now.
 """
 
 from __future__ import annotations
