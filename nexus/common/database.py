@@ -142,13 +142,19 @@ def _execute_prepared(cursor, statement, parameters, context) -> bool | None:
         or context.execute_style is not ExecuteStyle.EXECUTE
     ):
         return None
+    cursor.execute(_prepared_once(cursor, context.root_connection, statement), parameters)
+    return True
+
+
+def _prepared_once(cursor, connection: Connection, statement: str) -> str:
+    """The EXECUTE form of `statement`, PREPAREd first when this connection has not yet (the names a connection
+    has prepared are kept in its pool record's `info`, which goes with it)."""
     name, prepare, execute = _prepared_forms(statement)
-    names = context.root_connection.info.setdefault(_PREPARED_NAMES, set())
+    names = connection.info.setdefault(_PREPARED_NAMES, set())
     if name not in names:
         cursor.execute(prepare)  # a prepared statement outlives the transaction, even one rolled back
         names.add(name)
-    cursor.execute(execute, parameters)
-    return True
+    return execute
 
 
 _PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -196,16 +202,11 @@ def run_together(*calls: tuple[Executable, Mapping], connection: Connection | No
     cursor = connection.connection.dbapi_connection.cursor()
     dispatch = connection.dispatch
     try:
-        names = connection.info.setdefault(_PREPARED_NAMES, set())
         sent = []
         for plan, value in zip(plans, values, strict=True):
             for listener in dispatch.before_cursor_execute:
                 listener(connection, cursor, plan.sql, value, None, False)
-            name, prepare, execute = _prepared_forms(plan.sql)
-            if name not in names:
-                cursor.execute(prepare)  # a prepared statement outlives the transaction, even one rolled back
-                names.add(name)
-            sent.append(cursor.mogrify(execute, value))
+            sent.append(cursor.mogrify(_prepared_once(cursor, connection, plan.sql), value))
         cursor.execute(b"; ".join(sent))  # PostgreSQL runs them in turn; the driver keeps the last one's rows
         description = cursor.description
         rows = cursor.fetchall() if description is not None else []
@@ -222,9 +223,16 @@ def run_together(*calls: tuple[Executable, Mapping], connection: Connection | No
 
 
 def _plan_for(statement: Executable, params: Mapping, connection: Connection) -> _Plan | None:
+    """The statement's plan on PostgreSQL, made on its first run; None where SQLAlchemy runs it."""
     if connection.dialect.name != "postgresql" or not statement.get_execution_options().get("nexus_prepared"):
         return None
-    plan = _PLANS.get((id(statement), *params)) or _plan(statement, params, connection)
+    # An INSERT's or UPDATE's columns are those given: a plan is per statement and set of parameter names.
+    key = (id(statement), *params)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[key] = _make_plan(statement, params, connection.dialect)
     return plan if plan.compiled is not None else None
 
 
@@ -280,15 +288,7 @@ _PLANS: dict[tuple, _Plan] = {}
 _MAX_PLANS = 1000  # statements are built once: more than this means some are not, so start again
 
 
-def _plan(statement: Executable, params: Mapping, connection: Connection) -> _Plan:
-    # An INSERT's or UPDATE's columns are those given: the plan is per statement and set of parameter names.
-    if len(_PLANS) >= _MAX_PLANS:
-        _PLANS.clear()
-    plan = _PLANS[(id(statement), *params)] = _made_plan(statement, params, connection.dialect)
-    return plan
-
-
-def _made_plan(statement: Executable, params: Mapping, dialect) -> _Plan:
+def _make_plan(statement: Executable, params: Mapping, dialect) -> _Plan:
     compiled = statement.compile(dialect=dialect, column_keys=list(params))
     if compiled.post_compile_params or compiled.literal_execute_params:
         return _Plan(statement, None)

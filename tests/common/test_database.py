@@ -296,7 +296,8 @@ def test_run_together_runs_in_order_in_one_round_trip_on_postgresql_and_answers_
     with app.app_context(), count_round_trips() as trips:
         rows = run_together((make_cart, {"user_id": customer.id}), (read_cart, {"p_user": customer.id}))
         assert len(rows) == 1 and rows[0].id is not None  # the second saw the first's row
-        # The first error stops the rest: nothing after it ran.
+        # The first statement's error is the call's, and the rollback leaves nothing of the batch (nor the first
+        # call's cart, in the same transaction).
         ledger = insert(items).execution_options(**PREPARED)
         row = {"variant_id": variant.id, "change": 1, "stock_after": 1, "reason": MovementReason.RESTOCK}
         with pytest.raises(IntegrityError):
@@ -308,6 +309,7 @@ def test_run_together_runs_in_order_in_one_round_trip_on_postgresql_and_answers_
         assert db.session.scalar(select(func.count()).select_from(carts)) == 0
 
 
+@pytest.mark.skipif(not SERVICES, reason="one round trip per statement elsewhere: nothing to count")
 def test_adding_to_the_cart_and_checkout_take_twelve_round_trips_for_fifteen_statements_on_postgresql(
     client, customer, customer_headers
 ):
@@ -323,5 +325,4 @@ def test_adding_to_the_cart_and_checkout_take_twelve_round_trips_for_fifteen_sta
         add_and_order()
     # Together: the cart's merge and its lines; at checkout the cart's lock and the removal of its lines, the
     # order's totals and its history row.
-    statements = sum(len(trip) for trip in trips)
-    assert (statements, len(trips)) == ((15, 12) if SERVICES else (statements, statements))  # SQLite: one by one
+    assert (sum(len(trip) for trip in trips), len(trips)) == (15, 12)

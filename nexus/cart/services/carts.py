@@ -78,8 +78,9 @@ def _insert_cart(user_id: int, now: datetime | None = None) -> None:
 def lock_cart(*, user_id: int, create: bool = True) -> int | None:
     """Mark the user's cart changed and hold its row lock until the transaction ends; its id.
 
-    Creates the cart when missing (or returns None with create=False). Flushes only: the orders domain
-    calls it at checkout so that no cart write interleaves with placing an order from that cart.
+    Creates the cart when missing (or returns None with create=False). Flushes only. Every change of a cart takes
+    this lock first, checkout included (`take_lines`), so that no cart write interleaves with another or with
+    placing an order from that cart.
     """
     locked = _lock(user_id, create=create)
     return locked[0] if locked else None

@@ -109,12 +109,12 @@ def _apply(
         params = {"p_variant": line.variant_id, "p_delta": delta, "p_default_threshold": default_threshold}
         if delta < 0:
             params["p_needed"] = -delta
-        row = next(iter(run(_stock_update(delta < 0, only_on_sale), params)), None)
-        if row is None:
+        rows = run(_stock_update(delta < 0, only_on_sale), params)
+        if not rows:
             available = db.session.scalar(select(ProductVariant.stock).where(ProductVariant.id == line.variant_id))
             shortages.append({"variant_id": line.variant_id, "requested": line.quantity, "available": available or 0})
             continue
-        stock_after, product_id, threshold, price, sku, size, product_name, product_slug = row
+        [(stock_after, product_id, threshold, price, sku, size, product_name, product_slug)] = rows
         stock_before = stock_after - delta
         movements.append(
             {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import make_transient_to_detached, selectinload
@@ -69,7 +69,7 @@ def _history_insert():
     return insert(history).returning(history.c.id).execution_options(**PREPARED)
 
 
-def record_creation(order: Order, *, by_id: int, first: tuple = ()) -> OrderStatusHistory:
+def record_creation(order: Order, *, by_id: int, first: Sequence[tuple] = ()) -> OrderStatusHistory:
     """The first history row of a new order (from no status to its first), for an order written with
     statements (checkout): one INSERT, and the row as the order's loaded history. `first`: (statement, params)
     whose rows nobody reads, run before it in the same round trip (`run_together`)."""
