@@ -294,3 +294,44 @@ def test_logout_refuses_unknown_fields_after_authentication(client, customer_tok
 
     assert_error(response, 400, "everything")
     assert client.get(ME, headers=auth(customer_tokens["access"])).status_code == 200
+
+
+# -- decoding ---------------------------------------------------------------------------------------------
+
+
+def test_a_token_is_parsed_once_and_decodes_as_the_librarys_own_path(app, customer, monkeypatch):
+    from flask_jwt_extended import JWTManager
+    from jwt.api_jws import PyJWS
+
+    from nexus.extensions import jwt
+
+    good, expired = make_token(customer), make_token(customer, expires=timedelta(seconds=-1))
+    loads = []
+    original = PyJWS._load
+    monkeypatch.setattr(PyJWS, "_load", lambda self, token: loads.append(token) or original(self, token))
+
+    claims = jwt._decode_jwt_from_config(good)
+
+    assert loads == [good]
+    assert claims == JWTManager._decode_jwt_from_config(jwt, good)
+    assert claims["sub"] == str(customer.id) and claims["type"] == "access"
+    errors = []
+    for decode in (jwt._decode_jwt_from_config, lambda token: JWTManager._decode_jwt_from_config(jwt, token)):
+        with pytest.raises(pyjwt.ExpiredSignatureError) as caught:
+            decode(expired)
+        errors.append((caught.value.jwt_header, caught.value.jwt_data))
+    assert errors[0] == errors[1] and errors[0][1]["sub"] == str(customer.id)
+
+
+def test_a_decode_key_loader_gets_the_librarys_own_path(app, customer, monkeypatch):
+    from nexus.extensions import jwt
+
+    seen = []
+    monkeypatch.setattr(
+        jwt,
+        "_decode_key_callback",
+        lambda header, claims: seen.append((header["alg"], claims["sub"])) or TEST_ENV["JWT_SECRET_KEY"],
+    )
+
+    assert jwt._decode_jwt_from_config(make_token(customer))["sub"] == str(customer.id)
+    assert seen == [("HS256", str(customer.id))]
