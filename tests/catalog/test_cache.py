@@ -10,6 +10,7 @@ from nexus.common.cache import _health, bump, cache_key
 from nexus.common.outbox import commit
 from nexus.extensions import cache
 from tests.catalog.conftest import image_bytes, upload
+from tests.conftest import SERVICES
 from tests.factories import product_with_variants
 from tests.helpers import count_queries
 
@@ -270,3 +271,69 @@ def test_the_process_copies_stay_within_their_byte_budget(client, shop, monkeypa
         assert health.copied_bytes == sum(len(value) for _version, value in health.copies.values())
         assert 0 < health.copied_bytes <= cache_module.LOCAL_COPY_BYTES
     assert 0 < len(health.copies) <= 16
+
+
+# -- the version read of a hit on a process copy ------------------------------------------------------------
+
+
+def _reader():
+    """This thread's connection for version reads, if it has one."""
+    return getattr(_health().readers, "connection", None)
+
+
+def test_a_hit_on_a_process_copy_reads_the_version_as_the_cache_holds_it(app, client, shop):
+    from nexus.common.cache import _read_version, _version_key
+
+    first = client.get(PRODUCT).get_data()
+    assert client.get(PRODUCT).get_data() == first  # served from the process copy, after a version read
+    with app.app_context():
+        assert _read_version(_health(), "products") == cache.get(_version_key("products")) is not None
+        bump("products")
+        assert _read_version(_health(), "products") == cache.get(_version_key("products"))
+        on_redis = _reader() is not None
+    assert on_redis == SERVICES  # its own connection on Redis; the cache's get on the in-process cache
+
+
+@pytest.mark.skipif(not SERVICES, reason="a Redis connection of its own (NEXUS_TEST_SERVICES=1)")
+def test_the_version_readers_connection_is_made_again_after_a_drop_an_error_or_a_fork(app, client, shop, monkeypatch):
+    import redis
+
+    client.get(PRODUCT)
+    client.get(PRODUCT)  # a version read on the reader's connection
+    with app.app_context():
+        reader = _reader()
+        reader.send_command("CLIENT", "ID")
+        reader_id = reader.read_response()
+        killed = redis.Redis.from_url(app.config["CACHE_REDIS_URL"]).client_kill_filter(_id=reader_id)
+    assert killed == 1
+    # Dropped by the server: read again at once on a new connection, and the copy served.
+    with count_queries() as statements:
+        assert client.get(PRODUCT).status_code == 200
+    assert statements == []
+    with app.app_context():
+        reader.send_command("CLIENT", "ID")
+        assert reader.read_response() != reader_id
+
+    # Any other error: the read is answered from the database, and the connection dropped.
+    def times_out(*_args, **_kwargs):
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(type(reader), "read_response", times_out)
+    with count_queries() as statements:
+        assert client.get(PRODUCT).status_code == 200
+    assert statements
+    monkeypatch.undo()
+    with app.app_context():
+        assert _reader()._sock is None
+        _health().down_until = 0  # the outage's pause over
+    with count_queries() as statements:
+        assert client.get(PRODUCT).status_code == 200
+    assert statements == []
+
+    with app.app_context():
+        _health().readers.pid = -1  # as in a process forked from this one
+    with count_queries() as statements:
+        assert client.get(PRODUCT).status_code == 200
+    assert statements == []
+    with app.app_context():
+        assert _reader() is not reader
