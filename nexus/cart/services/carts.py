@@ -248,12 +248,17 @@ def _add(*, user_id: int, variant_id: int, quantity: int, answer):
     transaction (the cart as this change left it), then the commit."""
     check_quantity(quantity)
     try:
-        variant, in_cart = _available_variant(variant_id, user_id=user_id)
+        variant, in_cart, cart_id = _available_variant(variant_id, user_id=user_id)
         # A line that cannot fit is refused before any lock or write (what the merge below would refuse, as the
         # cart stands now); a sold-out variant costs one read.
         _check_line(variant, in_cart + quantity)
-        cart_id, updated_at = _lock(user_id, create=True)
-        lines = _merge_into_line(cart_id=cart_id, variant_id=variant.id, quantity=quantity)
+        if cart_id is None:  # the user's first line: the cart is made, then locked
+            cart_id, updated_at = _lock(user_id, create=True)
+            lock = None
+        else:  # a user's cart is never replaced: its lock goes in the merge's round trip, first
+            updated_at = utcnow()
+            lock = (_lock_statement(), {"p_user": user_id, "p_now": updated_at})
+        lines = _merge_into_line(cart_id=cart_id, variant_id=variant.id, quantity=quantity, lock=lock)
         [line] = [line for line in lines if line.variant.id == variant.id]  # one line per variant
         # Checked on the merged total the database computed, so concurrent adds cannot slip past the limits.
         _check_line(variant, line.quantity)
@@ -265,9 +270,9 @@ def _add(*, user_id: int, variant_id: int, quantity: int, answer):
     return result
 
 
-def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> list[CartLine]:
+def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int, lock: tuple | None = None) -> list[CartLine]:
     """Insert the line, or add to the existing one, in one atomic statement; then every line of the cart as it
-    stands, read in the same round trip (`run_together`)."""
+    stands, read in the same round trip (`run_together`), after the cart's `lock` (statement, params) when given."""
 
     def build():
         table = CartItem.__table__
@@ -293,7 +298,8 @@ def _merge_into_line(*, cart_id: int, variant_id: int, quantity: int) -> list[Ca
 
     params = {"p_cart": cart_id, "p_variant": variant_id, "p_quantity": quantity, "p_now": utcnow()}
     merge = (built_once("cart-merge", build), params)
-    return cart_lines_of_rows(run_together(merge, (_lines_statement(), {"p_cart": cart_id})))
+    calls = [lock] if lock else []
+    return cart_lines_of_rows(run_together(*calls, merge, (_lines_statement(), {"p_cart": cart_id})))
 
 
 def _own_item(*, user_id: int, item_id: int, lock: bool = False) -> CartItem:
@@ -326,22 +332,23 @@ class _Offer(NamedTuple):
         return cls(variant.id, variant.sku, variant.stock, variant.is_active, variant.product.status)
 
 
-def _available_variant(variant_id: int, *, user_id: int) -> tuple[_Offer, int]:
-    """The variant if it is on sale, and how many of it the user's cart holds already."""
+def _available_variant(variant_id: int, *, user_id: int) -> tuple[_Offer, int, int | None]:
+    """The variant if it is on sale, how many of it the user's cart holds already, and the cart's id (None
+    before the user's first line)."""
     rows = []
     if 1 <= variant_id <= MAX_ID:
         rows = run(_variant_statement(), {"p_user": user_id, "p_variant": variant_id})
     if not rows:
         raise VariantNotFound(f"Variant {variant_id} not found.")
-    *columns, in_cart_quantity = rows[0]
+    *columns, in_cart_quantity, cart_id = rows[0]
     offer = _Offer(*columns)
     _check_available(offer)
-    return offer, in_cart_quantity or 0
+    return offer, in_cart_quantity or 0, cart_id
 
 
 @functools.cache
 def _variant_statement():
-    """A variant as _Offer, and its quantity in the user's (`p_user`) cart."""
+    """A variant as _Offer, its quantity in the user's (`p_user`) cart, and the cart's id."""
     variants, products = ProductVariant.__table__, Product.__table__
     in_cart = (
         select(_ITEMS.c.quantity)
@@ -350,9 +357,10 @@ def _variant_statement():
         .correlate(variants)
         .scalar_subquery()
     )
+    cart = select(_CARTS.c.id).where(_CARTS.c.user_id == bindparam("p_user")).scalar_subquery()
     v = variants.c
     return (
-        select(v.id, v.sku, v.stock, v.is_active, products.c.status, in_cart)
+        select(v.id, v.sku, v.stock, v.is_active, products.c.status, in_cart, cart)
         .join_from(variants, products, products.c.id == v.product_id)
         .where(v.id == bindparam("p_variant"))
         .execution_options(**PREPARED)
