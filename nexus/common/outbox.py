@@ -15,13 +15,14 @@ import functools
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from sqlalchemy import JSON, Integer, String, Text, delete, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nexus.common.database import PREPARED, run
+from nexus.common.database import PREPARED, run_together
 from nexus.common.models import UTCDateTime, utcnow
 from nexus.extensions import db
 
@@ -67,15 +68,18 @@ def _insert():
     return insert(table).returning(table.c.id).execution_options(**PREPARED)
 
 
-def enqueue(task, *args, **kwargs) -> None:
+def enqueue(task, *args, first: Sequence[tuple] = (), **kwargs) -> None:
     """Ask for `task(*args, **kwargs)` once the current transaction commits (ids only, never ORM objects).
 
     With a broker the row is written at once, with one statement (the columns' defaults fill the rest): the session
-    tracks no object for it."""
+    tracks no object for it. `first`: (statement, params) whose rows nobody reads, run before it in the same round
+    trip (`run_together`), with or without a broker."""
     values = {"task_name": task.name, "args": list(args), "kwargs": kwargs, "headers": task_headers()}
     message = OutboxMessage(**values)
     if not _eager():
-        [(message.id,)] = run(_insert(), values)
+        [(message.id,)] = run_together(*first, (_insert(), values))
+    elif first:
+        run_together(*first)
     db.session.info.setdefault(_PENDING, []).append(message)
 
 

@@ -307,11 +307,11 @@ def test_checkout_runs_a_fixed_number_of_statements_and_one_more_per_extra_line(
         "UPDATE carts SET",
         "DELETE FROM cart_items",
         "INSERT INTO orders",
+        "INSERT INTO order_status_history",
         "UPDATE product_variants SET",
         "INSERT INTO stock_movements",
         "INSERT INTO order_items",
         "UPDATE orders SET",
-        "INSERT INTO order_status_history",
     ] + (["INSERT INTO outbox_messages"] if SERVICES else [])
     assert not [
         s for s in one_line if s.startswith("SELECT") and ("FROM cart_items" in s or "FROM product_variants" in s)

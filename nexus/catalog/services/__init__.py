@@ -19,6 +19,8 @@ from nexus.catalog.services.inventory import (  # noqa: F401
     StockChange,
     StockLine,
     adjust_stock,
+    ledger_insert,
+    ledger_rows,
     list_low_stock,
     list_movements,
     refresh_product_summaries,

@@ -101,8 +101,9 @@ def _apply(
     order_id: int | None,
     by_id: int | None,
     only_on_sale: bool = False,
+    ledger: bool = True,
 ) -> tuple[list[StockChange], list[dict]]:
-    changes, shortages, movements = [], [], []
+    changes, shortages = [], []
     default_threshold = current_app.config["LOW_STOCK_THRESHOLD"]
     for line in lines:
         delta = sign * line.quantity
@@ -116,16 +117,6 @@ def _apply(
             continue
         [(stock_after, product_id, threshold, price, sku, size, product_name, product_slug)] = rows
         stock_before = stock_after - delta
-        movements.append(
-            {
-                "variant_id": line.variant_id,
-                "change": delta,
-                "stock_after": stock_after,
-                "reason": reason,
-                "order_id": order_id,
-                "by_id": by_id,
-            }
-        )
         changes.append(
             StockChange(
                 variant_id=line.variant_id,
@@ -140,15 +131,33 @@ def _apply(
                 product_slug=product_slug,
             )
         )
-    if movements and not shortages:  # short: the caller rolls everything back
+    if ledger and changes and not shortages:  # short: the caller rolls everything back
         # The ledger rows of every line in one INSERT (bulk, no objects to track).
-        run_rows(_ledger_insert(), movements)
+        run_rows(ledger_insert(), ledger_rows(changes, reason=reason, order_id=order_id, by_id=by_id))
     return changes, shortages
 
 
 @functools.cache
-def _ledger_insert():
+def ledger_insert():
+    """The ledger's INSERT, for the rows of `ledger_rows`."""
     return insert(StockMovement.__table__).execution_options(**PREPARED)
+
+
+def ledger_rows(
+    changes: Iterable[StockChange], *, reason: MovementReason, order_id: int | None, by_id: int | None
+) -> list[dict]:
+    """The ledger's rows of these changes: what `take_stock` writes, or leaves to its caller (`ledger=False`)."""
+    return [
+        {
+            "variant_id": change.variant_id,
+            "change": change.change,
+            "stock_after": change.stock_after,
+            "reason": reason,
+            "order_id": order_id,
+            "by_id": by_id,
+        }
+        for change in changes
+    ]
 
 
 def take_stock(
@@ -158,17 +167,20 @@ def take_stock(
     order_id: int | None = None,
     by_id: int | None = None,
     only_on_sale: bool = False,
+    ledger: bool = True,
 ) -> list[StockChange]:
     """Take stock for every line, or for none: raises OutOfStock naming every short line.
 
     With only_on_sale (checkout), a variant is taken only while on sale (active, of an active product), in the
-    same statement: one that is not is named as short too, and the caller tells which it was.
+    same statement: one that is not is named as short too, and the caller tells which it was. With ledger=False
+    the caller writes the changes' ledger rows (`ledger_rows`) before its transaction ends: checkout sends them
+    with its items, in one round trip.
 
     Runs inside the caller's transaction (it only flushes); on OutOfStock the caller rolls back, which also
     undoes the lines already taken. `UPDATE ... WHERE stock >= :q` is atomic on SQLite and PostgreSQL.
     """
     changes, shortages = _apply(
-        _merge(lines), sign=-1, reason=reason, order_id=order_id, by_id=by_id, only_on_sale=only_on_sale
+        _merge(lines), sign=-1, reason=reason, order_id=order_id, by_id=by_id, only_on_sale=only_on_sale, ledger=ledger
     )
     if shortages:
         raise OutOfStock(

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from nexus.common import outbox
 from nexus.common.api import MAX_ID
-from nexus.common.database import PREPARED, run_together
-from nexus.common.models import utcnow
+from nexus.common.database import PREPARED
 from nexus.extensions import db
 from nexus.orders import tasks
 from nexus.orders.models import Order, OrderItem, OrderStatus, OrderStatusHistory
@@ -63,21 +63,28 @@ def record_transition(order: Order, to_status: OrderStatus, *, by_id: int | None
 
 
 @functools.cache
-def _history_insert():
-    """A history row, its id returned; built once (every order's creation runs it)."""
-    history = OrderStatusHistory.__table__
-    return insert(history).returning(history.c.id).execution_options(**PREPARED)
+def creation_insert():
+    """A new order's first history row (from no status to its first), for an order written with statements in the
+    same round trip (checkout): the order is named by its number (`p_number`, unique), and the row's id and the
+    order's are returned. Built once (every order's creation runs it)."""
+    history, orders = OrderStatusHistory.__table__, Order.__table__
+    order_id = select(orders.c.id).where(orders.c.number == bindparam("p_number")).scalar_subquery()
+    return (
+        insert(history)
+        .values(order_id=order_id)
+        .returning(history.c.id, history.c.order_id)
+        .execution_options(**PREPARED)
+    )
 
 
-def record_creation(order: Order, *, by_id: int, first: Sequence[tuple] = ()) -> OrderStatusHistory:
-    """The first history row of a new order (from no status to its first), for an order written with
-    statements (checkout): one INSERT, and the row as the order's loaded history. `first`: (statement, params)
-    whose rows nobody reads, run before it in the same round trip (`run_together`)."""
-    values = {"order_id": order.id, "from_status": None, "to_status": order.status, "by_id": by_id, "at": utcnow()}
-    [(entry_id,)] = run_together(*first, (_history_insert(), values))
+def record_creation(order: Order, *, entry_id: int, at: datetime, by_id: int, first: Sequence[tuple] = ()):
+    """The first history row of a new order, written by `creation_insert`, as the order's loaded history; and the
+    customer's email asked for. `first`: (statement, params) whose rows nobody reads, run before the outbox's row
+    in the same round trip (`outbox.enqueue`)."""
+    values = {"order_id": order.id, "from_status": None, "to_status": order.status, "by_id": by_id, "at": at}
     entry = as_loaded(OrderStatusHistory(id=entry_id, **values))
     set_committed_value(order, "history", [entry])
-    outbox.enqueue(tasks.notify_order_status_task, entry.id)
+    outbox.enqueue(tasks.notify_order_status_task, entry.id, first=first)
     return entry
 
 

@@ -15,16 +15,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 from nexus.cart import services as cart_services
 from nexus.catalog.exceptions import OutOfStock
 from nexus.catalog.models import MovementReason, Product, ProductStatus, ProductVariant
-from nexus.catalog.services import StockChange, StockLine, take_stock
+from nexus.catalog.services import StockChange, StockLine, ledger_insert, ledger_rows, take_stock
 from nexus.common import outbox
-from nexus.common.database import PREPARED, run, run_rows
+from nexus.common.database import PREPARED, run_rows, run_together
 from nexus.common.models import utcnow
 from nexus.extensions import db
 from nexus.orders import tasks
 from nexus.orders.exceptions import EmptyCart, ItemsUnavailable
 from nexus.orders.models import Order, OrderItem, OrderPaymentStatus, OrderStatus
 from nexus.orders.services.base import as_loaded as _as_loaded
-from nexus.orders.services.base import for_viewer, record_creation
+from nexus.orders.services.base import creation_insert, for_viewer, record_creation
 
 CENT = Decimal("0.01")
 
@@ -68,6 +68,7 @@ def _sell(lines: list[tuple[int, int]], *, order_id: int, user_id: int) -> list[
             order_id=order_id,
             by_id=user_id,
             only_on_sale=True,
+            ledger=False,  # written with the items (_insert_items)
         )
     except OutOfStock as exc:
         refused = {line["variant_id"]: line for line in exc.details["lines"]}
@@ -104,11 +105,16 @@ def _product(change: StockChange) -> Product:
     return loaded or _as_loaded(Product(id=change.product_id, name=change.product_name, slug=change.product_slug))
 
 
-def _insert_items(rows: list[dict], changes: list[StockChange]) -> list[OrderItem]:
+def _insert_items(rows: list[dict], changes: list[StockChange], ledger: list[dict]) -> list[OrderItem]:
     """Every item in one INSERT (whatever the number of lines: SQLAlchemy sends the rows as one multi-row
-    INSERT), and the items as loaded objects: the answer needs nothing read again. A cart holds one line per
-    variant, so the variant names each returned id."""
-    ids = dict(run_rows(_statements().items, rows))
+    INSERT), after the stock ledger's rows, and the items as loaded objects: the answer needs nothing read again.
+    A cart holds one line per variant, so the variant names each returned id. An order of one line sends its
+    ledger row and its item in one round trip."""
+    if len(rows) == 1:
+        ids = dict(run_together((ledger_insert(), ledger[0]), (_statements().items, rows[0])))
+    else:
+        run_rows(ledger_insert(), ledger)
+        ids = dict(run_rows(_statements().items, rows))
     items = []
     for row, change in zip(rows, changes, strict=True):
         item = _as_loaded(OrderItem(id=ids[row["variant_id"]], **row))
@@ -118,7 +124,7 @@ def _insert_items(rows: list[dict], changes: list[StockChange]) -> list[OrderIte
 
 
 class _Statements(NamedTuple):
-    order: Insert  # the order's row, its id returned
+    order: Insert  # the order's row
     items: Insert  # its items, one row of parameters each (sent as one multi-row INSERT), (variant id, id) returned
     totals: Update  # the order's number and totals, set once its items are in
 
@@ -128,7 +134,7 @@ def _statements() -> _Statements:
     """Checkout's writes, built once (every order runs them); the columns come from the values given."""
     orders, items = Order.__table__, OrderItem.__table__
     return _Statements(
-        order=insert(orders).returning(orders.c.id).execution_options(**PREPARED),
+        order=insert(orders).execution_options(**PREPARED),
         items=insert(items).returning(items.c.variant_id, items.c.id).execution_options(**PREPARED),
         totals=update(orders).where(orders.c.id == bindparam("p_order")).execution_options(**PREPARED),
     )
@@ -156,7 +162,7 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     zero, now = Decimal("0.00"), utcnow()
     values = {
         # The number is made from the id, known after the insert; a unique placeholder holds its place until
-        # the same transaction's last write.
+        # the same transaction's last write (and names the order to its first history row, in the same trip).
         "number": f"NX-NEW-{secrets.token_hex(8)}",
         "user_id": user_id,
         "status": OrderStatus.PENDING,
@@ -172,7 +178,8 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "updated_at": now,
         **{f"shipping_{name}": value for name, value in {**_OPTIONAL_ADDRESS, **shipping_address}.items()},
     }
-    [(order_id,)] = run(_statements().order, values)
+    history = {"p_number": values["number"], "from_status": None, "to_status": values["status"], "by_id": user_id}
+    [(entry_id, order_id)] = run_together((_statements().order, values), (creation_insert(), {**history, "at": now}))
 
     # Each line's stock UPDATE locks its variant and returns it as it stands: the order is priced as the
     # variants stand at this moment, and a variant withdrawn meanwhile is not sold.
@@ -195,7 +202,9 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
                 "line_total": line_total,
             }
         )
-    items = _insert_items(rows, changes)
+    items = _insert_items(
+        rows, changes, ledger_rows(changes, reason=MovementReason.SALE, order_id=order_id, by_id=user_id)
+    )
     shipping_cost = shipping_cost_for(subtotal)
     final = {
         "number": f"NX-{now.year}-{order_id:06d}",
@@ -206,8 +215,10 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     }
     order = _as_loaded(Order(id=order_id, **{**values, **final}))
     set_committed_value(order, "items", items)
-    # The totals go in the history row's round trip.
-    record_creation(order, by_id=user_id, first=[(_statements().totals, {**final, "p_order": order_id})])
+    # The totals go in the round trip of the e-mail's outbox row.
+    record_creation(
+        order, entry_id=entry_id, at=now, by_id=user_id, first=[(_statements().totals, {**final, "p_order": order_id})]
+    )
     for change in changes:
         if change.crossed_low_stock:
             outbox.enqueue(tasks.alert_low_stock_task, change.variant_id, order.id)
