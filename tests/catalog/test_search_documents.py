@@ -1,7 +1,9 @@
 """PostgreSQL: search_documents holds exactly the search vectors of the active products, through every write of a
-product."""
+product, and the public's searches of several words ranked from it answer what ranking products answers."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, text
@@ -12,10 +14,12 @@ from nexus.catalog.services import demo
 from nexus.extensions import db
 from tests.conftest import SERVICES
 from tests.factories import OrderFactory, OrderItemFactory, product_with_variants
+from tests.helpers import count_queries
 
 pytestmark = pytest.mark.skipif(not SERVICES, reason="PostgreSQL full-text search (NEXUS_TEST_SERVICES=1)")
 
 PRODUCTS = "/api/store/products/"
+PAIRS = ("cotton shirt", "linen shirt", "wool coat", "cotton linen", "soft cotton")
 
 
 def stored_documents() -> set[tuple]:
@@ -32,6 +36,29 @@ def assert_exact() -> None:
     stored = stored_documents()
     assert stored == active_vectors()
     assert all(vector for _id, vector in stored)
+
+
+def ranked(words: str, *, staff: bool) -> list[int]:
+    """Every match of a search of several words, best first, ranked on products (what the list did before)."""
+    status = "" if staff else "AND status = 'active'"
+    sql = (
+        "SELECT id FROM products WHERE search_vector @@ websearch_to_tsquery('english', :w) "
+        f"{status} ORDER BY ts_rank(search_vector, websearch_to_tsquery('english', :w)) DESC, id DESC"
+    )
+    return list(db.session.scalars(text(sql), {"w": words}))
+
+
+def _ids(client, url: str, headers=None) -> list[int]:
+    slugs = [item["slug"] for item in client.get(url, headers=headers or {}).json["results"]]
+    return [db.session.scalar(select(Product.id).where(Product.slug == slug)) for slug in slugs]
+
+
+def listed(client, words: str, headers=None, *, page_size: int = 4) -> tuple[int, list[int]]:
+    """(count, every id page after page) of the list's search for these words."""
+    query = f"{PRODUCTS}?search={quote(words)}&page_size={page_size}"
+    count = client.get(query, headers=headers or {}).json["count"]
+    pages = [_ids(client, f"{query}&page={page}", headers) for page in range(1, -(-count // page_size) + 1)]
+    return count, [product_id for page in pages for product_id in page]
 
 
 @pytest.fixture
@@ -141,3 +168,50 @@ def test_the_seed_fills_the_documents(app, monkeypatch, chunk):
     assert result.exit_code == 0, result.output
     assert_exact()
     assert 0 < len(stored_documents()) < 40  # every status is seeded
+
+
+def test_public_searches_of_several_words_answer_what_ranking_products_answers(client, admin_headers, catalog):
+    def check() -> None:
+        for words in PAIRS:
+            expected = ranked(words, staff=False)
+            assert expected, f"the catalog must match {words!r}"
+            assert listed(client, words) == (len(expected), expected)
+
+    check()
+    for slug, status in (("p-0", "active"), ("p-1", "draft"), ("p-3", "inactive"), ("p-7", "active")):
+        response = client.patch(f"{PRODUCTS}{slug}/", json={"status": status}, headers=admin_headers)
+        assert response.status_code == 200
+        check()
+    assert client.patch(f"{PRODUCTS}p-9/", json={"name": "Linen Shirt Again"}, headers=admin_headers).status_code == 200
+    check()
+
+
+def test_staff_searches_still_see_every_status(client, admin_headers, catalog):
+    for words in PAIRS:
+        expected = ranked(words, staff=True)
+        assert listed(client, words, admin_headers) == (len(expected), expected)
+    drafts = set(db.session.scalars(select(Product.id).where(Product.status == "draft")))
+    assert drafts & set(listed(client, "cotton shirt", admin_headers)[1])
+    assert not drafts & set(listed(client, "cotton shirt")[1])
+
+
+def test_other_orders_and_filters_count_the_same(client, catalog, tree):
+    expected = ranked("cotton shirt", staff=False)
+    by_price = _ids(client, f"{PRODUCTS}?search=cotton+shirt&ordering=price&page_size=50")
+    assert sorted(by_price) == sorted(expected)
+    body = client.get(f"{PRODUCTS}?search=cotton+shirt&ordering=price&page=2&page_size=3").json
+    assert body["count"] == len(expected)
+    tees = set(db.session.scalars(select(Product.id).where(Product.category_id == tree.tees)))
+    in_tees = _ids(client, f"{PRODUCTS}?search=cotton+shirt&category=tees&page_size=50")
+    assert in_tees == [product_id for product_id in expected if product_id in tees]
+
+
+def test_the_public_ranks_from_the_narrow_rows_and_staff_from_products(client, admin_headers, catalog):
+    for headers, narrow in (({}, True), (admin_headers, False)):
+        with count_queries() as statements:
+            assert client.get(f"{PRODUCTS}?search=cotton+shirt&page_size=3", headers=headers).status_code == 200
+        page = next(s for s in statements if "LIMIT" in s)
+        count = next(s for s in statements if "count(" in s.lower() and "search_vector" in s)
+        assert ("search_documents" in page) is narrow
+        assert ("search_documents" in count) is narrow
+        assert "ts_rank(" in page
