@@ -62,10 +62,12 @@ def _search(kind: str) -> tuple[list[ColumnElement], list[ColumnElement] | None]
     (_Shape.narrow, _public_words): the vectors of the active products alone, in narrow rows. Ranking every match
     reads every match's vector, and in products those lie in wide rows among the other statuses' matches: at
     100,000 products "wool sweater" read 1,107 heap blocks of products (its 1,215 matches of every status), and
-    774 of search_documents (its 949 active ones); the page query took 1.49 ms → 1.02, the count 1.55 → 0.72
-    (warm, medians of 21 EXPLAIN ANALYZE runs; four pairs of words: page 0.67-1.66 → 0.49-1.35 ms). The vectors
-    and so the ranks are the same values: the same matches in the same order. Staff searches, and searches with
-    other filters, which read products anyway, still rank products.search_vector."""
+    774 of search_documents (its 949 active ones); the page query took 1.40 ms → 1.00, the count 0.93 → 0.66
+    (warm, medians of 51 EXPLAIN ANALYZE runs; four pairs of words: page 0.60-1.40 → 0.45-1.00 ms, count
+    0.40-0.93 → 0.30-0.66). Not half: a vector is most of a row (~195 of ~220 bytes), so the table still holds
+    only ~35 rows a block, and ~950 matches touch a third of its blocks. The vectors and so the ranks are the same
+    values: the same matches in the same order. Staff searches, and searches with other filters, which read
+    products anyway, still rank products.search_vector."""
     if kind == "like":
         return [or_(Product.name.ilike(_SEARCH, escape="\\"), Product.description.ilike(_SEARCH, escape="\\"))], None
     query = _query()
