@@ -10,7 +10,7 @@ import sys
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from tests import services
 from tests.conftest import ROOT, SERVICES, TMP
@@ -56,3 +56,38 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(app, fresh_database_url
     flask_db(fresh_database_url, "upgrade")
     flask_db(fresh_database_url, "downgrade", "base")
     flask_db(fresh_database_url, "upgrade")
+
+
+@pytest.mark.skipif(not SERVICES, reason="search_documents is filled on PostgreSQL only")
+def test_the_search_documents_migration_fills_it_from_the_active_products(app, fresh_database_url):
+    flask_db(fresh_database_url, "upgrade", "9deccf7632c2")  # the revision before it
+    engine = create_engine(fresh_database_url)
+    vector = "setweight(to_tsvector('english', :name), 'A') || setweight(to_tsvector('english', :text), 'B')"
+    try:
+        with engine.begin() as connection:
+            category = connection.execute(
+                text(
+                    "INSERT INTO categories (name, slug, description, is_active, created_at, updated_at) "
+                    "VALUES ('Tops', 'tops', '', true, now(), now()) RETURNING id"
+                )
+            ).scalar_one()
+            for n, status in enumerate(("active", "draft", "inactive", "discontinued", "active")):
+                connection.execute(
+                    text(
+                        "INSERT INTO products (name, slug, description, category_id, status, meta_title, "
+                        "meta_description, in_stock, review_count, created_at, updated_at, search_vector) "
+                        f"VALUES (:name, :slug, :text, :category, :status, '', '', false, 0, now(), now(), {vector})"
+                    ),
+                    {"name": f"Cotton Shirt {n}", "slug": f"p-{n}", "text": "Soft cotton.", "category": category}
+                    | {"status": status},
+                )
+        flask_db(fresh_database_url, "upgrade")
+        with engine.connect() as connection:
+            stored = set(connection.execute(text("SELECT product_id, search_vector FROM search_documents")))
+            active = set(connection.execute(text("SELECT id, search_vector FROM products WHERE status = 'active'")))
+        assert len(stored) == 2 and stored == active
+        flask_db(fresh_database_url, "downgrade", "9deccf7632c2")
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT to_regclass('search_documents')")) is None
+    finally:
+        engine.dispose()

@@ -32,9 +32,11 @@ from nexus.catalog.models import (
     ProductStatus,
     ProductVariant,
     Review,
+    SearchDocument,
     SearchTerm,
     StockMovement,
     product_search_document,
+    search_documents_of,
     search_terms_of,
 )
 from nexus.catalog.services import counts
@@ -351,6 +353,9 @@ def _insert_chunk(drafts: list[_Draft]) -> SeedReport:
         # Their search terms with their one-word ranks, from the search vectors just made (one statement).
         columns = ["product_id", "lexeme", "rank"]
         db.session.execute(insert(SearchTerm.__table__).from_select(columns, search_terms_of(ids)))
+        # The search vectors of the active ones, which the public's searches of several words rank (one statement).
+        columns = ["product_id", "search_vector"]
+        db.session.execute(insert(SearchDocument.__table__).from_select(columns, search_documents_of(ids)))
     variants, reviews, images = [], [], []
     for product_id, draft in zip(ids, drafts, strict=True):
         variants += [{**variant, "product_id": product_id} for variant in draft.variants]
