@@ -31,10 +31,12 @@ def upgrade():
     )
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
-        # The rows first, the index after: building it once is faster than growing it row by row.
+        # The rows first, the index after: building it once is faster than growing it row by row. In category
+        # order: products of one category share their words, so a search's matches lie in few blocks.
         op.execute(
             "INSERT INTO search_documents (product_id, search_vector) "
-            "SELECT id, search_vector FROM products WHERE status = 'active' AND search_vector IS NOT NULL"
+            "SELECT id, search_vector FROM products WHERE status = 'active' AND search_vector IS NOT NULL "
+            "ORDER BY category_id, id"
         )
     with op.batch_alter_table('search_documents', schema=None) as batch_op:
         batch_op.create_index('ix_search_documents_search_vector', ['search_vector'], unique=False, postgresql_using='gin')

@@ -291,12 +291,26 @@ class SearchDocument(db.Model):
     search_vector: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), nullable=False)
 
 
-def search_documents_of(product_ids: ColumnElement) -> Select:
-    """(product_id, search_vector) rows of those of these products the public may see (`product_ids`: an IN
-    criterion's right side), for INSERT ... FROM SELECT."""
-    return select(Product.id, Product.search_vector).where(
-        Product.id.in_(product_ids), Product.status == ProductStatus.ACTIVE, Product.search_vector.is_not(None)
+def search_documents_of(product_ids: ColumnElement | None = None) -> Select:
+    """(product_id, search_vector) rows of those of these products (`product_ids`: an IN criterion's right side;
+    None: every product) the public may see, in category order (see rewrite_search_documents), for INSERT ... FROM
+    SELECT."""
+    stmt = (
+        select(Product.id, Product.search_vector)
+        .where(Product.status == ProductStatus.ACTIVE, Product.search_vector.is_not(None))
+        .order_by(Product.category_id, Product.id)
     )
+    return stmt if product_ids is None else stmt.where(Product.id.in_(product_ids))
+
+
+def rewrite_search_documents(connection) -> None:
+    """Write search_documents afresh from the products, its rows in category order (PostgreSQL): after a bulk
+    load, as a table is VACUUMed and ANALYZEd. Products of one category share their words, so a search's matches
+    then lie in few blocks of the table: at 100,000 products "wool sweater" read 215 blocks instead of 779 (its
+    page query 0.61 against 1.29 ms, warm; bench/README.md, "Eleventh pass"). Rows written later go at the end.
+    Takes the table's lock until the transaction ends: searches wait meanwhile (about a second at 100,000)."""
+    connection.execute(delete(SearchDocument))
+    connection.execute(insert(SearchDocument).from_select(["product_id", "search_vector"], search_documents_of()))
 
 
 @event.listens_for(Product, "after_insert")

@@ -168,6 +168,20 @@ def test_the_seed_fills_the_documents(app, monkeypatch, chunk):
     assert result.exit_code == 0, result.output
     assert_exact()
     assert 0 < len(stored_documents()) < 40  # every status is seeded
+    assert stored_in_category_order()
+    # A second seed adds to the catalog: the table is written afresh, every row in category order again.
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--products", "30", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    assert_exact()
+    assert stored_in_category_order()
+
+
+def stored_in_category_order() -> bool:
+    """The table's rows lie in the order of their products' (category, id), as a bulk load writes them."""
+    db.session.remove()
+    stored = db.session.scalars(text("SELECT product_id FROM search_documents ORDER BY ctid")).all()
+    ordered = db.session.scalars(text("SELECT id FROM products WHERE status = 'active' ORDER BY category_id, id")).all()
+    return len(stored) > 0 and stored == ordered
 
 
 def test_public_searches_of_several_words_answer_what_ranking_products_answers(client, admin_headers, catalog):

@@ -32,11 +32,10 @@ from nexus.catalog.models import (
     ProductStatus,
     ProductVariant,
     Review,
-    SearchDocument,
     SearchTerm,
     StockMovement,
     product_search_document,
-    search_documents_of,
+    rewrite_search_documents,
     search_terms_of,
 )
 from nexus.catalog.services import counts
@@ -353,9 +352,6 @@ def _insert_chunk(drafts: list[_Draft]) -> SeedReport:
         # Their search terms with their one-word ranks, from the search vectors just made (one statement).
         columns = ["product_id", "lexeme", "rank"]
         db.session.execute(insert(SearchTerm.__table__).from_select(columns, search_terms_of(ids)))
-        # The search vectors of the active ones, which the public's searches of several words rank (one statement).
-        columns = ["product_id", "search_vector"]
-        db.session.execute(insert(SearchDocument.__table__).from_select(columns, search_documents_of(ids)))
     variants, reviews, images = [], [], []
     for product_id, draft in zip(ids, drafts, strict=True):
         variants += [{**variant, "product_id": product_id} for variant in draft.variants]
@@ -441,4 +437,9 @@ def seed_demo(*, products: int, seed: int | None = None, progress: Callable[[int
         _insert_side_by_side(chunks, report, progress, connections=SEED_CONNECTIONS)
     else:  # SQLite takes one writer at a time
         _insert_in_turn(chunks, report, progress)
+    if db.engine.dialect.name == "postgresql":
+        # The active products' search vectors, which the public's searches of several words rank, in category
+        # order (one statement, once the products are in).
+        rewrite_search_documents(db.session.connection())
+        outbox.commit()
     return report
