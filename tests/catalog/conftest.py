@@ -62,3 +62,30 @@ def reread(model, ident):
     """A row read afresh (after a request, whose session has ended)."""
     db.session.remove()
     return db.session.get(model, ident)
+
+
+@pytest.fixture
+def search_catalog(app, tree):
+    """24 products of a few texts in two categories: drafts (0, 5, 10, 15, 20), inactive ones (7, 14, 21), the
+    rest active; what the search tests rank."""
+    from nexus.catalog.models import Category
+
+    tees, shoes = db.session.get(Category, tree.tees), db.session.get(Category, tree.shoes)
+    texts = [
+        ("Cotton Shirt", "Soft cotton, cotton and more cotton."),
+        ("Linen Shirt", "Breathable linen."),
+        ("Wool Coat", "Warm wool with a cotton lining."),
+        ("Cotton Linen Blend", "Half linen, half cotton; the best shirt."),
+        ("Plain Tee", "A soft shirt of cotton."),
+        ("Boot", "Leather."),
+    ]
+    for n in range(24):
+        name, description = texts[n % len(texts)]
+        product_with_variants(
+            slug=f"p-{n}",
+            name=f"{name} {n}",
+            description=description,
+            category=tees if n % 2 else shoes,
+            status="draft" if n % 5 == 0 else "inactive" if n % 7 == 0 else "active",
+            price=f"{10 + n}.00",
+        )

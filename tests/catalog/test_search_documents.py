@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from nexus.catalog.models import Category, Product, ProductStatus, SearchDocument
+from nexus.catalog.models import Product, ProductStatus, SearchDocument
 from nexus.catalog.services import demo
 from nexus.extensions import db
 from tests.conftest import SERVICES
-from tests.factories import OrderFactory, OrderItemFactory, product_with_variants
+from tests.factories import OrderFactory, OrderItemFactory
 from tests.helpers import count_queries
 
 pytestmark = pytest.mark.skipif(not SERVICES, reason="PostgreSQL full-text search (NEXUS_TEST_SERVICES=1)")
@@ -62,26 +62,8 @@ def listed(client, words: str, headers=None, *, page_size: int = 4) -> tuple[int
 
 
 @pytest.fixture
-def catalog(app, tree):
-    tees, shoes = db.session.get(Category, tree.tees), db.session.get(Category, tree.shoes)
-    texts = [
-        ("Cotton Shirt", "Soft cotton, cotton and more cotton."),
-        ("Linen Shirt", "Breathable linen."),
-        ("Wool Coat", "Warm wool with a cotton lining."),
-        ("Cotton Linen Blend", "Half linen, half cotton; the best shirt."),
-        ("Plain Tee", "A soft shirt of cotton."),
-        ("Boot", "Leather."),
-    ]
-    for n in range(24):
-        name, description = texts[n % len(texts)]
-        product_with_variants(
-            slug=f"p-{n}",
-            name=f"{name} {n}",
-            description=description,
-            category=tees if n % 2 else shoes,
-            status="draft" if n % 5 == 0 else "inactive" if n % 7 == 0 else "active",
-            price=f"{10 + n}.00",
-        )
+def catalog(search_catalog):
+    """The search tests' catalog (tests/catalog/conftest.py)."""
 
 
 def test_the_documents_are_the_active_products_vectors(catalog):

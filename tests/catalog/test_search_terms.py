@@ -8,10 +8,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select, text
 
-from nexus.catalog.models import Category, Product, SearchTerm
+from nexus.catalog.models import Product, SearchTerm
 from nexus.extensions import db
 from tests.conftest import SERVICES
-from tests.factories import product_with_variants
 from tests.helpers import count_queries
 
 pytestmark = pytest.mark.skipif(not SERVICES, reason="PostgreSQL full-text search (NEXUS_TEST_SERVICES=1)")
@@ -47,26 +46,8 @@ def ranked(word: str, *, staff: bool, extra: str = "", rank: str = "ts_rank_cd")
 
 
 @pytest.fixture
-def catalog(app, tree):
-    tees, shoes = db.session.get(Category, tree.tees), db.session.get(Category, tree.shoes)
-    texts = [
-        ("Cotton Shirt", "Soft cotton, cotton and more cotton."),
-        ("Linen Shirt", "Breathable linen."),
-        ("Wool Coat", "Warm wool with a cotton lining."),
-        ("Cotton Linen Blend", "Half linen, half cotton; the best shirt."),
-        ("Plain Tee", "A shirt of cotton."),
-        ("Boot", "Leather."),
-    ]
-    for n in range(24):
-        name, description = texts[n % len(texts)]
-        product_with_variants(
-            slug=f"p-{n}",
-            name=f"{name} {n}",
-            description=description,
-            category=tees if n % 2 else shoes,
-            status="draft" if n % 5 == 0 else "active",
-            price=f"{10 + n}.00",
-        )
+def catalog(search_catalog):
+    """The search tests' catalog (tests/catalog/conftest.py)."""
 
 
 def _ids(client, url: str, headers=None) -> list[int]:
