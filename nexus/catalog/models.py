@@ -308,7 +308,8 @@ def rewrite_search_documents(connection) -> None:
     load, as a table is VACUUMed and ANALYZEd. Products of one category share their words, so a search's matches
     then lie in few blocks of the table: at 100,000 products "wool sweater" read 215 blocks instead of 779 (its
     page query 0.61 against 1.29 ms, warm; bench/README.md, "Eleventh pass"). Rows written later go at the end.
-    Takes the table's lock until the transaction ends: searches wait meanwhile (about a second at 100,000)."""
+    Searches meanwhile read the table as it stood until this transaction commits; a product write meanwhile waits
+    for it (the rows' locks)."""
     connection.execute(delete(SearchDocument))
     connection.execute(insert(SearchDocument).from_select(["product_id", "search_vector"], search_documents_of()))
 
@@ -318,10 +319,11 @@ def rewrite_search_documents(connection) -> None:
 def _maintain_search_document(_mapper, connection, product: Product) -> None:
     if connection.dialect.name != "postgresql":
         return
-    new = not inspect(product).persistent
+    state = inspect(product)
+    new = not state.persistent
     if new and product.status != ProductStatus.ACTIVE:
         return  # a new product the public does not see
-    if not new and not (inspect(product).attrs.status.history.has_changes() or _search_text_changed(product)):
+    if not new and not (state.attrs.status.history.has_changes() or _search_text_changed(product)):
         return  # neither whether the public sees it nor its search vector changed
     # Whether it goes in is read from the products row this flush has just written, not from the object: a
     # concurrent write of the product committed before this one's UPDATE (which waited for its row lock) shows

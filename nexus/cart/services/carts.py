@@ -89,13 +89,17 @@ def lock_cart(*, user_id: int, create: bool = True) -> int | None:
 def _lock(user_id: int, *, create: bool) -> tuple[int, datetime] | None:
     """`lock_cart`, answering (cart id, the updated_at it wrote)."""
     now = utcnow()
-    stmt = _lock_statement()
-    params = {"p_user": user_id, "p_now": now}
-    locked = run(stmt, params)
+    lock = _lock_call(user_id, now)
+    locked = run(*lock)
     if not locked and create:
         _insert_cart(user_id, now)
-        locked = run(stmt, params)
+        locked = run(*lock)
     return (locked[0][0], now) if locked else None
+
+
+def _lock_call(user_id: int, now: datetime) -> tuple:
+    """(statement, params) of the cart lock: the user's cart marked changed at `now`, its row locked, its id."""
+    return _lock_statement(), {"p_user": user_id, "p_now": now}
 
 
 @functools.cache
@@ -216,8 +220,7 @@ def take_lines(*, user_id: int) -> list[tuple[int, int]]:
     transaction, in one round trip; the lines removed, as (variant id, quantity) in variant id order, none without
     a cart. Checkout takes its lines this way: what it orders is exactly what it removed, and no change of the cart
     interleaves until the transaction ends. The caller's rollback puts the lines back."""
-    lock = (_lock_statement(), {"p_user": user_id, "p_now": utcnow()})
-    return sorted(run_together(lock, (_empty_statement(), {"p_user": user_id})))
+    return sorted(run_together(_lock_call(user_id, utcnow()), (_empty_statement(), {"p_user": user_id})))
 
 
 @functools.cache
@@ -257,7 +260,7 @@ def _add(*, user_id: int, variant_id: int, quantity: int, answer):
             lock = None
         else:  # a user's cart is never replaced: its lock goes in the merge's round trip, first
             updated_at = utcnow()
-            lock = (_lock_statement(), {"p_user": user_id, "p_now": updated_at})
+            lock = _lock_call(user_id, updated_at)
         lines = _merge_into_line(cart_id=cart_id, variant_id=variant.id, quantity=quantity, lock=lock)
         [line] = [line for line in lines if line.variant.id == variant.id]  # one line per variant
         # Checked on the merged total the database computed, so concurrent adds cannot slip past the limits.

@@ -63,10 +63,7 @@ def record_transition(order: Order, to_status: OrderStatus, *, by_id: int | None
 
 
 @functools.cache
-def creation_insert():
-    """A new order's first history row (from no status to its first), for an order written with statements in the
-    same round trip (checkout): the order is named by its number (`p_number`, unique), and the row's id and the
-    order's are returned. Built once (every order's creation runs it)."""
+def _creation_insert():
     history, orders = OrderStatusHistory.__table__, Order.__table__
     order_id = select(orders.c.id).where(orders.c.number == bindparam("p_number")).scalar_subquery()
     return (
@@ -77,12 +74,19 @@ def creation_insert():
     )
 
 
-def record_creation(order: Order, *, entry_id: int, at: datetime, by_id: int, first: Sequence[tuple] = ()):
-    """The first history row of a new order, written by `creation_insert`, as the order's loaded history; and the
-    customer's email asked for. `first`: (statement, params) whose rows nobody reads, run before the outbox's row
-    in the same round trip (`outbox.enqueue`)."""
-    values = {"order_id": order.id, "from_status": None, "to_status": order.status, "by_id": by_id, "at": at}
-    entry = as_loaded(OrderStatusHistory(id=entry_id, **values))
+def creation_entry(*, number: str, status: OrderStatus, by_id: int, at: datetime) -> tuple:
+    """(statement, params) of a new order's first history row (from no status to its first), for an order written
+    with statements in the same round trip (checkout): the order is named by its `number` (unique), and the row's
+    id and the order's are returned. The statement is built once (every order's creation runs it)."""
+    return _creation_insert(), {"p_number": number, "from_status": None, "to_status": status, "by_id": by_id, "at": at}
+
+
+def record_creation(order: Order, *, entry_id: int, by_id: int, first: Sequence[tuple] = ()) -> OrderStatusHistory:
+    """The first history row of a new order, written by `creation_entry` at the order's creation, as the order's
+    loaded history; and the customer's email asked for. `first`: (statement, params) whose rows nobody reads, run
+    before the outbox's row in the same round trip (`outbox.enqueue`)."""
+    values = {"from_status": None, "to_status": order.status, "by_id": by_id, "at": order.created_at}
+    entry = as_loaded(OrderStatusHistory(id=entry_id, order_id=order.id, **values))
     set_committed_value(order, "history", [entry])
     outbox.enqueue(tasks.notify_order_status_task, entry.id, first=first)
     return entry

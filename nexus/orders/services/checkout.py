@@ -24,7 +24,7 @@ from nexus.orders import tasks
 from nexus.orders.exceptions import EmptyCart, ItemsUnavailable
 from nexus.orders.models import Order, OrderItem, OrderPaymentStatus, OrderStatus
 from nexus.orders.services.base import as_loaded as _as_loaded
-from nexus.orders.services.base import creation_insert, for_viewer, record_creation
+from nexus.orders.services.base import creation_entry, for_viewer, record_creation
 
 CENT = Decimal("0.01")
 
@@ -178,8 +178,8 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
         "updated_at": now,
         **{f"shipping_{name}": value for name, value in {**_OPTIONAL_ADDRESS, **shipping_address}.items()},
     }
-    history = {"p_number": values["number"], "from_status": None, "to_status": values["status"], "by_id": user_id}
-    [(entry_id, order_id)] = run_together((_statements().order, values), (creation_insert(), {**history, "at": now}))
+    history = creation_entry(number=values["number"], status=values["status"], by_id=user_id, at=now)
+    [(entry_id, order_id)] = run_together((_statements().order, values), history)
 
     # Each line's stock UPDATE locks its variant and returns it as it stands: the order is priced as the
     # variants stand at this moment, and a variant withdrawn meanwhile is not sold.
@@ -217,7 +217,7 @@ def _build_order(*, user_id: int, shipping_address: dict, notes: str) -> Order:
     set_committed_value(order, "items", items)
     # The totals go in the round trip of the e-mail's outbox row.
     record_creation(
-        order, entry_id=entry_id, at=now, by_id=user_id, first=[(_statements().totals, {**final, "p_order": order_id})]
+        order, entry_id=entry_id, by_id=user_id, first=[(_statements().totals, {**final, "p_order": order_id})]
     )
     for change in changes:
         if change.crossed_low_stock:
