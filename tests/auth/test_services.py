@@ -136,7 +136,7 @@ def test_concurrent_uses_of_one_reset_token_let_exactly_one_through(app, custome
     token = services.password_reset_token(customer)
 
     def reset():
-        services.reset_password(token=token, new_password="Amber-Lantern-58", new_password2="Amber-Lantern-58")
+        services.reset_password(token=token, new_password="Quartz-Kettle-91", new_password2="Quartz-Kettle-91")
 
     assert _race(app, reset) == ["ok", "refused"]
     assert _fresh(customer.id).token_version == customer.token_version + 1
